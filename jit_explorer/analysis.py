@@ -1,0 +1,184 @@
+"""Orchestration: convert one entry, run the pitfall checks, build the :class:`Analysis` record.
+
+* :func:`analyze_model` — a zoo model, in this process (trusted code).
+* :func:`analyze_callable` — any callable already loaded (used by the two above and by the worker).
+* :func:`analyze_source_here` — pasted source; executes it, so it is called **only** inside a
+  sandbox worker (see :mod:`jit_explorer.sandbox`, the only door for pasted code).
+
+Example::
+
+    >>> from jit_explorer.analysis import analyze_model
+    >>> report = analyze_model("sign_branch", mode="both")
+    >>> report.trace.ok and report.script.ok
+    True
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import pitfalls, snippet, zoo
+from .convert import CapturedWarning, clean_paths, convert
+from .errors import SnippetError
+from .report import Analysis, AnalysisError
+
+__all__ = ["analyze_model", "analyze_callable", "analyze_source_here", "warning_lines", "failed"]
+
+
+def warning_lines(warnings: Iterable[CapturedWarning]) -> list[str]:
+    """Deduplicated human lines for the ``warnings`` field (``where: Category: text (xN)``)."""
+    counts: dict[str, int] = {}
+    for w in warnings:
+        t = w.text()
+        counts[t] = counts.get(t, 0) + 1
+    return [t if n == 1 else f"{t} (x{n})" for t, n in counts.items()]
+
+
+def failed(file: str, entry: str, kind: str, message: str, line: int | None = None) -> Analysis:
+    """An :class:`Analysis` with ``ok=False``: the code could not be loaded or run at all."""
+    return Analysis(file=file, entry=entry, ok=False, torch_version=torch.__version__,
+                    error=AnalysisError(kind=kind, message=message, line=line))
+
+
+def analyze_callable(
+    obj: Any,
+    inputs: tuple[Any, ...],
+    *,
+    file: str,
+    entry: str,
+    mode: str = "both",
+    device: str = "cpu",
+    user_file: str | None = None,
+    source: str | None = None,
+    entry_line: int | None = None,
+    check_trace: bool = False,
+) -> Analysis:
+    """Convert ``obj`` and check it for pitfalls.
+
+    Args:
+        obj: function or ``nn.Module`` (eval mode).
+        inputs: positional example inputs.
+        file: the file name shown to people (``snippet.py``, ``examples/bad.py``).
+        entry: the entry's name.
+        mode: ``trace``, ``script`` or ``both``.
+        device: ``cpu`` or ``cuda``.
+        user_file: real path of the source file, replaced by ``file`` in every message.
+        source: the source text, for static checks.
+        entry_line: where the entry is defined.
+        check_trace: let the tracer re-run and compare (catches nondeterminism).
+
+    Returns:
+        An :class:`Analysis` (``ok=True`` even when trace or script failed: those are results).
+    """
+    label = Path(file).name
+    conv = convert(obj, inputs, mode=mode, device=device, user_file=user_file, label=label, check_trace=check_trace)
+    ctx = pitfalls.Context(
+        obj=obj, inputs=inputs, source=source, user_file=user_file, conversion=conv,
+        entry=entry, entry_line=entry_line, extra={"mode": mode, "device": device},
+    )
+    found = pitfalls.detect(ctx)
+    return Analysis(
+        file=file, entry=entry, ok=True, torch_version=torch.__version__,
+        trace=conv.trace, script=conv.script, pitfalls=tuple(found),
+        warnings=tuple(warning_lines(conv.warnings)), deprecation=conv.deprecation,
+    )
+
+
+def analyze_model(name: str, *, mode: str = "both", device: str = "cpu") -> Analysis:
+    """Conversion report of a zoo model: :func:`analyze_callable` plus ``model`` and ``weights``.
+
+    Example::
+
+        >>> analyze_model("resnet18").weights in ("pretrained", "random")
+        True
+    """
+    loaded = zoo.load(name)
+    module = loaded.module
+    src: str | None = None
+    try:
+        src_file = inspect.getsourcefile(type(module))
+        src = Path(src_file).read_text() if src_file else None
+    except (OSError, TypeError):
+        src_file = None
+    file = clean_paths(src_file) if src_file else name
+    notes = []
+    if loaded.weights == "random":
+        notes.append(
+            "Random weights: pretrained weights were not available offline. The IR and the latency are the same "
+            "as with pretrained weights; the outputs are not meaningful."
+        )
+    try:
+        report = analyze_callable(module, loaded.inputs(), file=file, entry=type(module).__name__, mode=mode,
+                                  device=device, user_file=src_file, source=src)
+    finally:
+        module.to("cpu")  # the zoo's module is shared: leave it where it was
+    return report.with_changes(model=name, weights=loaded.weights, notes=tuple(notes))
+
+
+def analyze_source_here(
+    source: str,
+    *,
+    workdir: Path,
+    entry: str = "",
+    inputs: str = "",
+    mode: str = "both",
+    filename: str = "snippet.py",
+) -> list[Analysis]:
+    """Load pasted ``source`` in this process and analyse its entries.
+
+    Executes the source: call it only inside a sandbox worker. Errors that stop
+    everything (syntax, no entry, failing inputs) give one ``ok=False`` analysis.
+    """
+    label = filename
+    try:
+        info = snippet.parse_source(source)
+        entries = snippet.select_entries(info, entry)
+    except SnippetError as e:
+        return [failed(label, entry, e.kind, str(e), e.line)]
+    try:
+        module, path = snippet.load_module(source, workdir, filename=Path(filename).name)
+    except SnippetError as e:
+        return [failed(label, entry, e.kind, str(e), e.line)]
+    except Exception as e:
+        line = _line_in(e, workdir / Path(filename).name)
+        msg = clean_paths(f"{type(e).__name__}: {e}", user_file=str(workdir / Path(filename).name), label=label)
+        return [failed(label, entry, "import", f"running the source failed: {msg}", line)]
+    results: list[Analysis] = []
+    for ent in entries:
+        try:
+            obj = snippet.build_entry(module, ent)
+            args = snippet.eval_inputs(inputs, module)
+        except SnippetError as e:
+            results.append(failed(label, ent.name, e.kind, str(e), e.line))
+            continue
+        except Exception as e:
+            line = _line_in(e, path)
+            results.append(failed(label, ent.name, "build", f"building {ent.name} failed: {type(e).__name__}: {e}", line))
+            continue
+        try:
+            obj(*args) if not isinstance(obj, torch.nn.Module) else _eager_check(obj, args)
+        except Exception as e:
+            line = _line_in(e, path)
+            msg = clean_paths(f"{type(e).__name__}: {e}", user_file=str(path), label=label)
+            results.append(failed(label, ent.name, "run",
+                                  f"{ent.name} fails in eager mode on the given inputs: {msg}", line))
+            continue
+        results.append(analyze_callable(obj, args, file=label, entry=ent.name, mode=mode, user_file=str(path),
+                                        source=source, entry_line=ent.line, check_trace=False))
+    return results
+
+
+def _eager_check(module: torch.nn.Module, args: tuple[Any, ...]) -> None:
+    with torch.no_grad():
+        module(*args)
+
+
+def _line_in(exc: BaseException, path: Path) -> int | None:
+    from .convert import user_line_of_exception
+
+    return user_line_of_exception(exc, {str(path)})
