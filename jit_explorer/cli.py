@@ -1,0 +1,195 @@
+"""Command line: ``python -m jit_explorer zoo | convert | analyze | bench``.
+
+Exit codes: 0 when the command ran; 1 with ``--strict`` when pitfalls of severity
+warning or error were found; 2 on bad usage or input, with a one-line reason on
+stderr and no traceback. ``--json`` prints exactly the objects of DESIGN.md (one
+object, or a list when a command produced several).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .errors import JitExplorerError
+
+__all__ = ["main", "build_parser"]
+
+PROG = "jit_explorer"
+VIEWS = {"graph": "graph", "code": "code", "inlined": "inlined_graph", "optimized": "optimized_graph"}
+
+
+class UsageError(Exception):
+    """Bad usage: printed on one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, no usage dump
+        raise UsageError(f"{message} (see `python -m {PROG} {self.prog.split()[-1] if ' ' in self.prog else ''} --help`)".replace("  ", " "))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of the CLI."""
+    p = _Parser(prog=PROG, description="Inspect PyTorch's script mode: trace/script IR, tracing pitfalls, honest benchmarks.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    z = sub.add_parser("zoo", help="list the model catalogue")
+    z.add_argument("--json", action="store_true", help="print JSON")
+
+    c = sub.add_parser("convert", help="trace/script a zoo model and print its IR")
+    c.add_argument("--model", required=True, help="a zoo model name (see `zoo`)")
+    c.add_argument("--mode", choices=("trace", "script", "both"), default="both")
+    c.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    c.add_argument("--show", choices=tuple(VIEWS), default="graph", help="which IR view to print")
+    c.add_argument("--json", action="store_true", help="print the conversion report as JSON")
+    c.add_argument("--strict", action="store_true", help="exit 1 when warning/error pitfalls are found")
+
+    a = sub.add_parser("analyze", help="lint Python files for tracing pitfalls")
+    a.add_argument("files", nargs="+", metavar="FILE")
+    a.add_argument("--entry", default="", help="analyse only this function / nn.Module")
+    a.add_argument("--inputs", default="", help="inputs expression, e.g. 'torch.randn(2, 3)' (default: example_inputs())")
+    a.add_argument("--mode", choices=("trace", "script", "both"), default="both")
+    a.add_argument("--json", action="store_true", help="print analysis objects as JSON")
+    a.add_argument("--strict", action="store_true", help="exit 1 when warning/error pitfalls are found")
+
+    b = sub.add_parser("bench", help="benchmark eager vs TorchScript vs modern modes")
+    b.add_argument("--model", required=True, nargs="+", help="zoo model name(s)")
+    b.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    b.add_argument("--modes", default="", help="comma-separated modes (default: every mode for the device)")
+    b.add_argument("--threads", type=int, default=0, help="intra-op threads (0: the cores this process may use)")
+    b.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    b.add_argument("--json", action="store_true", help="print benchmark objects as JSON")
+    return p
+
+
+def _emit_json(objs: list[dict[str, Any]]) -> None:
+    print(json.dumps(objs[0] if len(objs) == 1 else objs, indent=2))
+
+
+def _serious(pitfalls: Sequence[Any]) -> bool:
+    return any(p.severity in ("warning", "error") for p in pitfalls)
+
+
+def _cmd_zoo(args: argparse.Namespace) -> int:
+    from . import zoo
+
+    rows = [zoo.spec(n).to_dict() for n in zoo.names()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        width = max(len(r["name"]) for r in rows)
+        for r in rows:
+            print(f"{r['name']:<{width}}  {r['title']} — {r['input']}")
+    return 0
+
+
+def _print_pitfalls(file: str, pitfalls: Sequence[Any]) -> None:
+    for p in pitfalls:
+        loc = f"{file}:{p.line}" if p.line is not None else file
+        print(f"{loc}: {p.severity} {p.kind} [{p.mode}]: {p.message}")
+        if p.fix:
+            print(f"    fix: {p.fix}")
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from .analysis import analyze_model
+
+    report = analyze_model(args.model, mode=args.mode, device=args.device)
+    if args.json:
+        _emit_json([report.to_dict()])
+    else:
+        print(f"{report.model} ({report.weights} weights) — torch {report.torch_version}")
+        for note in report.notes:
+            print(f"note: {note}")
+        if report.deprecation:
+            print(f"note: {report.deprecation}")
+        for name in ("trace", "script"):
+            res = getattr(report, name)
+            if res is None:
+                continue
+            print(f"\n===== torch.jit.{name}: {'ok' if res.ok else 'FAILED'} ({res.seconds:.2f} s) — {args.show} =====")
+            if res.ok:
+                print(getattr(res, VIEWS[args.show]).rstrip())
+            elif res.error:
+                print(res.error.message)
+        if report.pitfalls:
+            print("\npitfalls:")
+            _print_pitfalls(report.file, report.pitfalls)
+    return 1 if args.strict and _serious(report.pitfalls) else 0
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from . import sandbox
+
+    sources: list[tuple[str, str]] = []
+    for f in args.files:
+        path = Path(f)
+        try:
+            sources.append((f, path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise UsageError(f"{f}: no such file") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise UsageError(f"{f}: cannot read it as UTF-8 text ({e.__class__.__name__})") from None
+    os.environ.setdefault("JX_SANDBOX_POOL", "2")
+
+    def one(item: tuple[str, str]) -> list[Any]:
+        name, text = item
+        results = sandbox.analyze_source(text, entry=args.entry, inputs=args.inputs, mode=args.mode,
+                                         filename=Path(name).name)
+        return [r.with_changes(file=name) for r in results]
+
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        analyses = [a for batch in ex.map(one, sources) for a in batch]
+    sandbox.shutdown()
+    if args.json:
+        _emit_json([a.to_dict() for a in analyses])
+    else:
+        for a in analyses:
+            if not a.ok and a.error:
+                loc = f"{a.file}:{a.error.line}" if a.error.line else a.file
+                print(f"{loc}: error {a.error.kind}: {a.error.message}")
+                continue
+            _print_pitfalls(a.file, a.pitfalls)
+        n = sum(len(a.pitfalls) for a in analyses)
+        print(f"{len(analyses)} entr{'y' if len(analyses) == 1 else 'ies'} analysed, {n} pitfall{'s' * (n != 1)}", file=sys.stderr)
+    failed = [a for a in analyses if not a.ok]
+    if failed:
+        e = failed[0].error
+        print(f"{PROG}: error: {failed[0].file}: {e.message if e else 'analysis failed'}", file=sys.stderr)
+        return 2
+    return 1 if args.strict and any(_serious(a.pitfalls) for a in analyses) else 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()] or None
+    reports = [bench.benchmark(m, device=args.device, modes=modes, threads=args.threads) for m in args.model]
+    if args.json:
+        _emit_json([r.to_dict() for r in reports])
+    else:
+        print(bench.to_markdown(reports))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (see the module docstring)."""
+    try:
+        args = build_parser().parse_args(argv)
+        handler = {"zoo": _cmd_zoo, "convert": _cmd_convert, "analyze": _cmd_analyze, "bench": _cmd_bench}[args.command]
+        return handler(args)
+    except UsageError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except JitExplorerError as e:
+        print(f"{PROG}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
