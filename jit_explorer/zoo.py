@@ -158,7 +158,7 @@ def _bert(allow_download: bool) -> tuple[nn.Module, str]:
 def _bert_tokens() -> tuple[list[int], list[int]]:
     from transformers import BertTokenizer
 
-    tok = BertTokenizer(vocab_file=str(BERT_VOCAB), do_lower_case=True)
+    tok = BertTokenizer(vocab=str(BERT_VOCAB), do_lower_case=True)  # transformers 5: `vocab`, not `vocab_file`
     words = tok.tokenize(BERT_SENTENCE)
     ids = tok.convert_tokens_to_ids(words)
     sep = words.index("[SEP]")

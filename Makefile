@@ -1,0 +1,33 @@
+# JIT Explorer — `make demo` serves the app, `make test` runs everything (installing what is missing).
+PY ?= python3
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+PIP := $(PYTHON) -m pip
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install browser demo test bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PYTHON) || $(PY) -m venv $(VENV)
+	$(PIP) install --disable-pip-version-check -q -r requirements-dev.txt
+	@touch $(STAMP)
+
+# Debian's chromium drives the browser tests (playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 && echo "browser: $$(chromium --version 2>/dev/null)"
+
+demo: install
+	$(PYTHON) -m app
+
+test: install browser
+	JIT_EXPLORER_OFFLINE=1 HF_HUB_OFFLINE=1 $(PYTHON) -m pytest
+
+bench: install
+	$(PYTHON) benchmarks/blog_table.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache
