@@ -1,0 +1,429 @@
+"""Tests of the benchmark engine (jit_explorer/bench.py).
+
+No real time is ever asserted: the scheduling and statistics are checked with a
+fake timer, and the real modes only have to run and agree with eager.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from jit_explorer import bench
+from jit_explorer.errors import InputError, UnknownModelError
+from jit_explorer.report import BenchReport, BenchResult
+
+# --------------------------------------------------------------------------- helpers
+
+
+class TinyMLP(nn.Module):
+    """The smallest model that still has weights, a nonlinearity and two layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(8, 16)
+        self.fc2 = nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+class VarArgs(nn.Module):
+    """Traces fine, but torch.jit.script rejects ``*args``."""
+
+    def forward(self, x: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
+        return x * 2
+
+
+def tiny() -> tuple[nn.Module, tuple[torch.Tensor]]:
+    torch.manual_seed(0)
+    return TinyMLP().eval(), (torch.randn(2, 8),)
+
+
+class FakeTimer:
+    """Returns preset per-call times; records every call in a shared log."""
+
+    def __init__(self, stmt: Callable[[], object], label: str, num_threads: int,
+                 times: dict[str, list[float]], log: list[tuple[str, float]]) -> None:
+        self.stmt, self.label, self.num_threads = stmt, label, num_threads
+        self._times, self._log = times, log
+
+    def blocked_autorange(self, min_run_time: float = 0.2) -> Any:
+        self._log.append((self.label, min_run_time))
+        self.stmt()  # the statement must be callable; its real duration is ignored
+        return SimpleNamespace(times=list(self._times[self.label]), number_per_run=1)
+
+
+def fake_factory(times: dict[str, list[float]], log: list[tuple[str, float]],
+                 made: list[FakeTimer] | None = None) -> Callable[..., FakeTimer]:
+    def factory(stmt: Callable[[], object], *, num_threads: int, label: str) -> FakeTimer:
+        t = FakeTimer(stmt, label, num_threads, times, log)
+        if made is not None:
+            made.append(t)
+        return t
+
+    return factory
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def test_percentile_matches_linear_interpolation() -> None:
+    xs = [5.0, 1.0, 4.0, 2.0, 3.0]
+    assert bench.percentile(xs, 0) == 1.0
+    assert bench.percentile(xs, 100) == 5.0
+    assert bench.percentile(xs, 50) == 3.0
+    assert bench.percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert bench.percentile([1.0, 2.0, 3.0, 4.0], 90) == pytest.approx(3.7)
+    assert bench.percentile([7.0], 90) == 7.0
+    with pytest.raises(ValueError):
+        bench.percentile([], 50)
+
+
+def test_summarize_gives_median_p90_iqr_in_ms() -> None:
+    med, p90, iqr = bench.summarize([0.001, 0.002, 0.003, 0.004, 0.005])
+    assert (med, p90, iqr) == pytest.approx((3.0, 4.6, 2.0))
+    # robust to one huge outlier, unlike a mean
+    med, _, _ = bench.summarize([0.001] * 9 + [10.0])
+    assert med == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- interleaving with a fake timer
+
+
+def test_rounds_are_interleaved_round_robin_with_rotating_start() -> None:
+    model, inputs = tiny()
+    log: list[tuple[str, float]] = []
+    made: list[FakeTimer] = []
+    times = {"eager": [0.004, 0.002, 0.003], "trace": [0.001, 0.001, 0.003], "script": [0.008, 0.008, 0.008]}
+    rep = bench.benchmark_module(model, inputs, name="tiny", modes=["eager", "trace", "script"], threads=1,
+                                 budget_s=1.0, timer_factory=fake_factory(times, log, made))
+    labels = [label for label, _ in log]
+    # the fake blocks are far below the budget, so every round runs
+    assert len(labels) == 3 * bench.MAX_ROUNDS
+    modes = ["eager", "trace", "script"]
+    for r in range(bench.MAX_ROUNDS):
+        k = r % 3
+        assert labels[3 * r: 3 * r + 3] == modes[k:] + modes[:k]
+    # each block asks the timer for budget / MAX_ROUNDS seconds, with explicit threads
+    assert all(mrt == pytest.approx(1.0 / bench.MAX_ROUNDS) for _, mrt in log)
+    assert {t.num_threads for t in made} == {1}
+    assert rep.threads == 1
+
+    rows = {r.mode: r for r in rep.results}
+    assert rows["eager"].median_ms == pytest.approx(3.0)
+    assert rows["eager"].p90_ms == pytest.approx(4.0)  # 3 distinct values repeated: p90 of [2,3,4]*10
+    assert rows["eager"].runs == 3 * bench.MAX_ROUNDS
+    assert rows["trace"].median_ms == pytest.approx(1.0)
+    assert rows["trace"].speedup_vs_eager == pytest.approx(3.0)
+    assert rows["script"].iqr_ms == pytest.approx(0.0)
+    assert rows["script"].speedup_vs_eager == pytest.approx(3.0 / 8.0)
+    assert any("fastest correct mode: trace" in n for n in rep.notes)
+
+
+def test_slow_modes_stop_after_min_rounds_once_budget_is_spent() -> None:
+    model, inputs = tiny()
+    log: list[tuple[str, float]] = []
+    times = {"eager": [0.5], "trace": [0.5]}  # each block alone exceeds budget / MAX_ROUNDS
+    rep = bench.benchmark_module(model, inputs, name="tiny", modes=["eager", "trace"], threads=1,
+                                 budget_s=1.0, timer_factory=fake_factory(times, log))
+    assert len(log) == 2 * bench.MIN_ROUNDS
+    assert all(r.runs == bench.MIN_ROUNDS for r in rep.results)
+
+
+def test_number_per_run_counts_calls() -> None:
+    model, inputs = tiny()
+    log: list[tuple[str, float]] = []
+
+    def factory(stmt: Callable[[], object], *, num_threads: int, label: str) -> Any:
+        class T:
+            def blocked_autorange(self, min_run_time: float = 0.2) -> Any:
+                log.append((label, min_run_time))
+                return SimpleNamespace(times=[1e-5, 2e-5], number_per_run=100)
+
+        return T()
+
+    rep = bench.benchmark_module(model, inputs, name="tiny", modes=["eager"], threads=1, budget_s=1.0,
+                                 timer_factory=factory)
+    assert rep.results[0].runs == 2 * 100 * bench.MAX_ROUNDS
+    assert rep.results[0].median_ms == pytest.approx(0.015)
+
+
+def test_flops_gflops_and_pct_of_peak() -> None:
+    model, inputs = tiny()
+    times = {"eager": [0.001]}
+    rep = bench.benchmark_module(model, inputs, name="tiny", modes=["eager"], threads=1, budget_s=1.0,
+                                 timer_factory=fake_factory(times, []))
+    flops = 2 * 2 * 8 * 16 + 2 * 2 * 16 * 4  # two matmuls, batch 2
+    row = rep.results[0]
+    assert row.gflops == pytest.approx(flops / 1e-3 / 1e9, rel=1e-3)
+    if rep.peak_gflops:
+        assert row.pct_of_peak == pytest.approx(row.gflops / rep.peak_gflops * 100, rel=1e-2)
+    else:
+        assert row.pct_of_peak is None
+
+
+def test_wrong_output_is_flagged_and_never_praised(monkeypatch: pytest.MonkeyPatch) -> None:
+    model, inputs = tiny()
+
+    def wrong_trace(c: Any) -> Callable[[], Any]:
+        return lambda: model(*inputs) + 1.0
+
+    monkeypatch.setitem(bench._BUILDERS, "trace", wrong_trace)
+    times = {"eager": [0.002], "trace": [0.001], "script": [0.0015]}
+    rep = bench.benchmark_module(model, inputs, name="tiny", modes=["eager", "trace", "script"], threads=1,
+                                 budget_s=1.0, timer_factory=fake_factory(times, []))
+    rows = {r.mode: r for r in rep.results}
+    assert rows["trace"].ok and rows["trace"].max_abs_diff == pytest.approx(1.0)
+    assert rows["trace"].speedup_vs_eager == pytest.approx(2.0)
+    assert any(n.startswith("trace is fast but WRONG: max_abs_diff=1") for n in rep.notes)
+    assert any("fastest correct mode: script" in n for n in rep.notes)
+    assert not any("fastest correct mode: trace" in n for n in rep.notes)
+    assert "2.00x (WRONG output)" in bench.to_markdown([rep])
+
+
+# --------------------------------------------------------------------------- every real CPU mode
+
+
+@pytest.fixture(scope="module")
+def all_cpu_modes() -> tuple[BenchReport, nn.Module, dict[str, torch.Tensor], list[tuple[str, float]]]:
+    model, inputs = tiny()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    progress: list[tuple[str, float]] = []
+    rep = bench.benchmark_module(model, inputs, name="tiny", modes=list(bench.CPU_MODES), threads=1,
+                                 budget_s=0.05, progress=lambda msg, f: progress.append((msg, f)))
+    return rep, model, before, progress
+
+
+def test_every_cpu_mode_runs_and_matches_eager(all_cpu_modes: Any) -> None:
+    rep, _, _, _ = all_cpu_modes
+    assert [r.mode for r in rep.results] == list(bench.CPU_MODES)
+    for r in rep.results:
+        assert r.ok, (r.mode, r.error)
+        assert r.error is None
+        assert r.max_abs_diff < 1e-5, r.mode
+        assert r.runs > 0 and r.median_ms > 0 and r.p90_ms >= r.median_ms and r.iqr_ms >= 0
+        assert r.first_call_ms > 0
+        assert r.speedup_vs_eager > 0
+    assert rep.threads == 1
+    assert any(n.startswith("threads: 1") for n in rep.notes)
+    assert not any("WRONG" in n for n in rep.notes)
+    assert not any(n.startswith("failed:") for n in rep.notes)
+
+
+def test_benchmark_leaves_module_and_threads_alone(all_cpu_modes: Any) -> None:
+    _, model, before, _ = all_cpu_modes
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert not model.training
+    threads = torch.get_num_threads()
+    m, x = tiny()
+    bench.benchmark_module(m, x, name="tiny", modes=["eager"], threads=1, budget_s=1.0,
+                           timer_factory=fake_factory({"eager": [0.001]}, []))
+    assert torch.get_num_threads() == threads
+
+
+def test_progress_reports_fractions_up_to_one(all_cpu_modes: Any) -> None:
+    _, _, _, progress = all_cpu_modes
+    fractions = [f for _, f in progress]
+    assert fractions and all(0.0 <= f <= 1.0 for f in fractions)
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
+    assert any("compile" in msg for msg, _ in progress)
+
+
+def test_json_schema_of_to_dict(all_cpu_modes: Any) -> None:
+    rep, _, _, _ = all_cpu_modes
+    d = json.loads(json.dumps(rep.to_dict()))
+    top = {"model": str, "device": str, "device_name": str, "threads": int, "torch_version": str,
+           "batch": int, "input": str, "notes": list, "results": list}
+    assert set(d) == set(top) | {"peak_gflops"}
+    for key, typ in top.items():
+        assert isinstance(d[key], typ), key
+    assert d["peak_gflops"] is None or isinstance(d["peak_gflops"], float)
+    assert all(isinstance(n, str) for n in d["notes"])
+    row_types = {"mode": str, "ok": bool, "median_ms": float, "p90_ms": float, "iqr_ms": float, "runs": int,
+                 "first_call_ms": float, "max_abs_diff": float, "speedup_vs_eager": float, "gflops": float}
+    for row in d["results"]:
+        assert set(row) == set(row_types) | {"error", "pct_of_peak"}
+        for key, typ in row_types.items():
+            assert isinstance(row[key], typ), (row["mode"], key, row[key])
+        assert row["error"] is None or isinstance(row["error"], str)
+        assert row["pct_of_peak"] is None or isinstance(row["pct_of_peak"], float)
+    assert d["device"] == "cpu" and d["batch"] == 2 and d["input"] == "2x8 float32"
+    assert BenchReport.from_dict(d) == rep
+
+
+# --------------------------------------------------------------------------- failure rows
+
+
+def test_a_mode_that_raises_is_a_failed_row_and_the_others_go_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(c: Any) -> Callable[[], Any]:
+        raise RuntimeError("boom: the converter broke\n  File \"x.py\", line 3\nmore detail")
+
+    monkeypatch.setitem(bench._BUILDERS, "trace", broken)
+    model, inputs = tiny()
+    times = {"eager": [0.002], "script": [0.001]}
+    rep = bench.benchmark_module(model, inputs, name="tiny", modes=["eager", "trace", "script"], threads=1,
+                                 budget_s=1.0, timer_factory=fake_factory(times, []))
+    rows = {r.mode: r for r in rep.results}
+    assert not rows["trace"].ok
+    assert rows["trace"].error == "RuntimeError: boom: the converter broke"
+    assert rows["trace"].runs == 0 and rows["trace"].pct_of_peak is None
+    assert rows["eager"].ok and rows["script"].ok
+    assert any(n.startswith("failed: trace (RuntimeError: boom") for n in rep.notes)
+    md = bench.to_markdown([rep])
+    assert "| trace | failed: RuntimeError: boom: the converter broke |" in md
+
+
+def test_script_failure_is_a_short_one_line_row() -> None:
+    times = {"eager": [0.002], "trace": [0.001]}
+    rep = bench.benchmark_module(VarArgs().eval(), (torch.ones(3),), name="varargs",
+                                 modes=["eager", "trace", "script"], threads=1, budget_s=1.0,
+                                 timer_factory=fake_factory(times, []))
+    rows = {r.mode: r for r in rep.results}
+    assert rows["eager"].ok and rows["trace"].ok
+    assert not rows["script"].ok
+    assert rows["script"].error and "\n" not in rows["script"].error
+    assert "Traceback" not in rows["script"].error and len(rows["script"].error) <= 240
+
+
+def test_cudagraphs_on_cpu_does_not_apply() -> None:
+    model, inputs = tiny()
+    rep = bench.benchmark_module(model, inputs, name="tiny", modes=["eager", "compile+cudagraphs"], threads=1,
+                                 budget_s=1.0, timer_factory=fake_factory({"eager": [0.001]}, []))
+    row = rep.results[1]
+    assert not row.ok and row.error is not None and row.error.startswith("does not apply: needs CUDA")
+
+
+def test_eager_is_always_the_baseline() -> None:
+    model, inputs = tiny()
+    rep = bench.benchmark_module(model, inputs, name="tiny", modes=["trace"], threads=1, budget_s=1.0,
+                                 timer_factory=fake_factory({"eager": [0.002], "trace": [0.001]}, []))
+    assert [r.mode for r in rep.results] == ["eager", "trace"]
+    assert any("eager was added" in n for n in rep.notes)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def test_unknown_mode_lists_the_valid_ones() -> None:
+    model, inputs = tiny()
+    with pytest.raises(InputError) as e:
+        bench.benchmark_module(model, inputs, name="tiny", modes=["eager", "jit-magic"])
+    assert "jit-magic" in str(e.value)
+    for m in bench.CPU_MODES:
+        assert m in str(e.value)
+    with pytest.raises(InputError):
+        bench.benchmark_module(model, inputs, name="tiny", modes=[])
+
+
+def test_cuda_unavailable_is_an_input_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    model, inputs = tiny()
+    with pytest.raises(InputError, match="CUDA is not available"):
+        bench.benchmark_module(model, inputs, name="tiny", device="cuda")
+    with pytest.raises(InputError, match="CUDA is not available"):
+        bench.benchmark("resnet18", device="cuda")
+
+
+@pytest.mark.parametrize("kwargs", [{"device": "tpu"}, {"device": "bogus:x"}, {"threads": -1},
+                                    {"budget_s": 0}, {"budget_s": float("nan")}])
+def test_bad_options_are_input_errors(kwargs: dict[str, Any]) -> None:
+    model, inputs = tiny()
+    with pytest.raises(InputError):
+        bench.benchmark_module(model, inputs, name="tiny", **kwargs)
+
+
+def test_model_failing_in_eager_is_an_input_error() -> None:
+    model, _ = tiny()
+    with pytest.raises(InputError, match="fails in eager mode"):
+        bench.benchmark_module(model, (torch.randn(2, 3),), name="bad", modes=["eager"], budget_s=1.0,
+                               timer_factory=fake_factory({"eager": [0.001]}, []))
+
+
+def test_unknown_zoo_model() -> None:
+    with pytest.raises(UnknownModelError):
+        bench.benchmark("no-such-model")
+
+
+def test_zoo_model_with_random_weights_says_so() -> None:
+    rep = bench.benchmark("sign_branch", modes=["eager", "trace"], threads=1, budget_s=0.05)
+    assert rep.model == "sign_branch" and rep.input == "vector 8 float32"
+    assert rep.notes[0].startswith("weights: random")
+    assert all(r.ok for r in rep.results)
+
+
+# --------------------------------------------------------------------------- machine facts
+
+
+def test_default_modes() -> None:
+    assert bench.default_modes("cpu") == bench.CPU_MODES
+    assert bench.default_modes("cuda:0") == bench.CUDA_MODES
+    assert "compile+freeze" in bench.CPU_MODES and "compile+cudagraphs" in bench.CUDA_MODES
+
+
+def test_usable_cores_honours_cpu_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CPU_CORES", raising=False)
+    n = bench.usable_cores()
+    assert n >= 1
+    monkeypatch.setenv("CPU_CORES", "1")
+    assert bench.usable_cores() == 1
+    monkeypatch.setenv("CPU_CORES", "not-a-number")
+    assert bench.usable_cores() == n
+
+
+def test_cpu_peak_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench, "_cpuinfo", lambda: {"flags": "sse2 avx avx2 fma", "vendor_id": "GenuineIntel"})
+    monkeypatch.setattr(bench, "_cpu_clock_ghz", lambda info: (3.0, "test"))
+    monkeypatch.setenv("CPU_CORES", "64")
+    peak, how = bench.peak_gflops("cpu", 1)
+    assert peak == pytest.approx(96.0)  # 1 core x 3 GHz x 32 FLOPs/cycle
+    assert how.startswith("estimate") and "AVX2" in how
+    monkeypatch.setattr(bench, "_cpuinfo", lambda: {"flags": "avx512f avx2 fma", "vendor_id": "GenuineIntel"})
+    assert bench.peak_gflops("cpu", 1)[0] == pytest.approx(192.0)
+    monkeypatch.setattr(bench, "_cpuinfo", lambda: {})
+    monkeypatch.setattr(bench, "_cpu_clock_ghz", lambda info: (None, ""))
+    peak, how = bench.peak_gflops("cpu", 1)
+    assert peak is None and "no peak" in how
+
+
+def test_gpu_peak_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H100 PCIe")
+    peak, how = bench.peak_gflops("cuda", 0)
+    assert peak == pytest.approx(51200.0) and "estimate" in how
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA A10G")
+    assert bench.peak_gflops("cuda", 0)[0] == pytest.approx(31200.0)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Mystery GPU 9000")
+    peak, how = bench.peak_gflops("cuda", 0)
+    assert peak is None and "not in the table" in how
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def test_to_markdown() -> None:
+    rep = BenchReport(
+        model="resnet18", device="cpu", device_name="Test CPU", threads=2, torch_version="2.14.1", batch=1,
+        input="image batch 1x3x224x224 float32", peak_gflops=150.0, notes=("threads: 2", "failed: script (x)"),
+        results=(
+            BenchResult("eager", True, median_ms=40.0, p90_ms=42.0, iqr_ms=1.5, runs=100, first_call_ms=900.0,
+                        speedup_vs_eager=1.0, gflops=45.5, pct_of_peak=30.3),
+            BenchResult("trace+freeze", True, median_ms=30.0, p90_ms=31.0, iqr_ms=0.5, runs=120, first_call_ms=2000.0,
+                        max_abs_diff=4.8e-6, speedup_vs_eager=1.3333, gflops=60.7, pct_of_peak=40.4),
+            BenchResult("script", False, error="OSError: a | b"),
+        ),
+    )
+    md = bench.to_markdown([rep, rep])
+    assert md.count("### resnet18 on cpu (Test CPU), 2 threads") == 2
+    assert "| mode | median ms | p90 ms | IQR ms | runs | first call ms | speedup vs eager |" in md
+    assert "| eager | 40 | 42 | 1.5 | 100 | 900 | 1.00x | 45.5 | 30.3 | 0 |" in md
+    assert "| trace+freeze | 30 | 31 | 0.5 | 120 | 2000 | 1.33x | 60.7 | 40.4 | 4.8e-06 |" in md
+    assert "| script | failed: OSError: a \\| b |" in md
+    assert "- threads: 2" in md and "peak 150 GFLOP/s (estimate)" in md
