@@ -24,9 +24,13 @@ MAX_LINES = 4000
 _SEV_ICON = {"error": "⛔", "warning": "⚠️", "info": "ℹ️"}
 
 
-def _lines_for(report: dict[str, Any], mode: str, text: str, file: str) -> list[int]:
-    """IR lines whose source comment points at a pitfall line of ``mode``."""
-    wanted = {p["line"] for p in report.get("pitfalls", []) if p.get("line") and p.get("mode") == mode}
+def _lines_for(report: dict[str, Any], text: str, file: str) -> list[int]:
+    """IR lines whose source comment (``# file.py:LINE:COL``) points at a pitfall's line.
+
+    Pitfalls of either mode count: a trace pitfall's line is where the script graph
+    keeps the control flow that the trace froze.
+    """
+    wanted = {p["line"] for p in report.get("pitfalls", []) if p.get("line") and p.get("severity") != "info"}
     if not wanted:
         return []
     name = file.rsplit("/", 1)[-1]
@@ -51,7 +55,7 @@ def ir_panes(report: dict[str, Any], mode: str) -> list[str]:
     panes = []
     for label, key, lexer in VIEWS:
         text = res.get(key) or ""
-        marks = _lines_for(report, mode, text, report.get("file", "")) if lexer == "ir" else []
+        marks = _lines_for(report, text, report.get("file", "")) if lexer == "ir" else []
         panes.append(highlight.render_html(text, language=lexer, anchor=f"{mode}-{key}", marked_lines=marks, max_lines=MAX_LINES))
     return panes
 

@@ -1,0 +1,67 @@
+"""The app: handlers without launching, and the named API through gradio_client against a real server."""
+
+from __future__ import annotations
+
+import pytest
+from gradio_client import Client
+
+from app import handlers, render
+
+BRANCHY = "import torch\n\n\ndef f(x):\n    if x.sum() > 0:\n        return x + 1\n    return x - 1\n"
+
+
+def test_handlers_convert_model_returns_the_cli_object() -> None:
+    d = handlers.convert_model("sign_branch")
+    assert d["model"] == "sign_branch" and d["weights"] in ("pretrained", "random")
+    assert d["trace"]["ok"] and d["script"]["ok"]
+
+
+def test_handlers_reject_bad_mode_with_a_message() -> None:
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="unknown mode"):
+        handlers.convert_model("sign_branch", "bogus")
+    with pytest.raises(gr.Error, match="unknown model"):
+        handlers.convert_model("nope")
+
+
+def test_analyze_code_static_errors_need_no_worker() -> None:
+    d = handlers.analyze_code("def f(:\n")
+    assert not d["ok"] and d["error"]["kind"] == "syntax" and d["error"]["line"] == 1
+    d = handlers.analyze_code("import torch\ndef f(x):\n    return x\ndef g(x):\n    return x\n")
+    assert not d["ok"] and "choose one" in d["error"]["message"]
+
+
+def test_render_marks_pitfall_lines_in_source_and_ir() -> None:
+    d = handlers.analyze_code(BRANCHY, "", "torch.ones(2)")
+    assert d["ok"]
+    src = render.source_html(BRANCHY, d)
+    assert 'id="src-L5"' in src and "jx-mark" in src
+    panes = render.ir_panes(d, "script")
+    assert len(panes) == 4 and "jx-mark" in panes[0]  # the prim::If of line 5 in the script graph
+    assert "tensor-to-bool" in render.pitfalls_html(d)
+
+
+def test_ui_analyze_shows_errors_as_messages() -> None:
+    out = handlers.ui_analyze("def f(:\n", "", "", "both")
+    assert "syntax error on line 1" in out[0] and "Traceback" not in out[0]
+
+
+def test_api_endpoints_through_gradio_client(app_url: str) -> None:
+    client = Client(app_url, verbose=False)
+    d = client.predict("resnet18", api_name="/convert_model")
+    assert d["model"] == "resnet18" and d["trace"]["ok"] and d["script"]["ok"]
+    assert d["weights"] == "random"
+    d = client.predict("sign_branch", "script", "cpu", api_name="/convert_model")
+    assert d["trace"] is None and d["script"]["ok"]
+    a = client.predict(BRANCHY, "", "torch.ones(2)", "both", api_name="/analyze_code")
+    assert a["ok"] and a["entry"] == "f"
+    assert any(p["kind"] == "tensor-to-bool" and p["line"] == 5 for p in a["pitfalls"])
+    a = client.predict(source=BRANCHY + "\n\ndef example_inputs():\n    return (torch.ones(2),)\n", api_name="/analyze_code")
+    assert a["ok"]
+    bad = client.predict("def f(:\n", api_name="/analyze_code")
+    assert not bad["ok"] and bad["error"]["line"] == 1
+    with pytest.raises(Exception, match="unknown model"):
+        client.predict("nope", api_name="/convert_model")
+    # the server is still fine
+    assert client.predict("sign_branch", api_name="/convert_model")["ok"]
