@@ -47,6 +47,7 @@ PROFILING_RUNS = 3
 jit_lock = threading.RLock()
 
 _TORCH_DIR = str(Path(torch.__file__).resolve().parent)
+_TORCH_NN_DIR = os.path.join(_TORCH_DIR, "nn") + os.sep
 _THIS_DIR = str(Path(__file__).resolve().parent)
 _SITE_RE = re.compile(r"(?:/[^\s\"',:()]+)?/(?:site|dist)-packages/")
 _DEPRECATION_RE = re.compile(r"deprecat", re.I)
@@ -62,6 +63,8 @@ class CapturedWarning:
         line: 1-based line in the user's file, or ``None`` when no user frame was on the stack.
         where: ``file:line`` of the innermost frame outside torch (for display).
         mode: ``trace`` or ``script``.
+        internal: raised inside a ``torch.nn`` module called on ``line`` (its own checks),
+            not by what the user wrote on that line.
     """
 
     category: str
@@ -69,6 +72,7 @@ class CapturedWarning:
     line: int | None
     where: str
     mode: str
+    internal: bool = False
 
     def text(self) -> str:
         """One line for a person: ``where: Category: message``."""
@@ -102,22 +106,32 @@ def _short(path: str) -> str:
     return clean_paths(path)
 
 
-def _locate(frame: Any, user_files: set[str]) -> tuple[int | None, str]:
-    """Find the innermost user frame (line) and the innermost non-torch frame (display)."""
+def _locate(frame: Any, user_files: set[str]) -> tuple[int | None, str, bool]:
+    """Find the innermost user frame (line), the innermost non-torch frame (display), and
+    whether the warning came from inside a library module called on that line (``internal``).
+
+    ``internal`` is true when a ``torch.nn`` frame sits between the warning and the user's
+    frame: the warning is about torch's own code (e.g. ``nn.GRU``'s input checks), not about
+    what the user wrote. ``for row in t`` or ``t.item()`` warn from torch frames too, but
+    none of those is in ``torch.nn``.
+    """
     user_line: int | None = None
     where = ""
+    internal = False
     f = frame
     while f is not None:
         fname = f.f_code.co_filename
-        if user_line is None and fname in user_files:
+        if fname in user_files:
             user_line = f.f_lineno
             if not where:
                 where = f"{_short(fname)}:{f.f_lineno}"
             break
+        if fname.startswith(_TORCH_NN_DIR):
+            internal = True
         if not where and not fname.startswith((_TORCH_DIR, _THIS_DIR)) and "warnings" not in os.path.basename(fname) and not fname.startswith("<"):
             where = f"{_short(fname)}:{f.f_lineno}"
         f = f.f_back
-    return user_line, where
+    return user_line, where, internal and user_line is not None
 
 
 @contextlib.contextmanager
@@ -131,11 +145,11 @@ def capture_warnings(user_files: set[str], mode: str, *, label: str = "snippet.p
     user_file = next(iter(user_files), None)
 
     def hook(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
-        user_line, where = _locate(sys._getframe(1), user_files)
+        user_line, where, internal = _locate(sys._getframe(1), user_files)
         if not where:
             where = f"{_short(filename)}:{lineno}"
         text = clean_paths(str(message), user_file=user_file, label=label)
-        records.append(CapturedWarning(category.__name__, text, user_line, clean_paths(where, user_file=user_file, label=label), mode))
+        records.append(CapturedWarning(category.__name__, text, user_line, clean_paths(where, user_file=user_file, label=label), mode, internal))
 
     with warnings.catch_warnings():
         warnings.simplefilter("always")

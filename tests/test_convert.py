@@ -142,3 +142,15 @@ def test_bert_traces_and_script_fails_with_an_explanation() -> None:
         eager = loaded.module(*loaded.inputs())[0]
         traced = c.traced(*loaded.inputs())[0]
     assert torch.allclose(eager, traced, atol=1e-4)
+
+
+def test_warnings_from_torch_nn_internals_are_marked_internal() -> None:
+    gru = zoo.load("gru")
+    c = convert(gru.module, gru.inputs(), mode="trace")
+    tracer = [w for w in c.warnings if w.category == "TracerWarning"]
+    assert tracer and all(w.internal for w in tracer)  # nn.GRU's own input checks
+
+
+def test_user_warnings_are_not_internal(user_module: ModuleType) -> None:
+    c = convert(user_module.branchy, (torch.ones(3),), mode="trace", user_file=user_module.__file__)
+    assert not any(w.internal for w in c.warnings if w.category == "TracerWarning")
