@@ -187,10 +187,27 @@ def script_error_line(message: str, user_file: str | None) -> int | None:
 
 
 def _explain_script_failure(exc: BaseException, user_file: str | None, label: str, obj: Any) -> ModeError:
-    raw = str(exc).strip()
+    raw = str(exc).strip() or type(exc).__name__
     line = script_error_line(raw, user_file)
     msg = clean_paths(raw, user_file=user_file, label=label)
     src_file = _source_file(obj)
+    path = user_file or src_file
+    if (line is None and path and src_file and os.path.abspath(path) == os.path.abspath(src_file)
+            and "-packages" not in path):
+        # TorchScript named no line of the user's file (e.g. a call into numpy): find the construct in the source
+        try:
+            from .pitfall_static import locate_script_failure
+
+            source = Path(path).read_text(encoding="utf-8")
+            if isinstance(obj, torch.nn.Module):
+                line = locate_script_failure(raw, source, entry=type(obj).__name__,
+                                             classes={type(m).__name__ for m in obj.modules()})
+            else:
+                code = getattr(obj, "__code__", None)
+                line = locate_script_failure(raw, source, entry=getattr(obj, "__name__", ""),
+                                             entry_line=code.co_firstlineno if code is not None else None)
+        except Exception:  # noqa: BLE001 - locating is best effort; the failure itself is still reported
+            line = None
     if line is None and src_file and "transformers" in src_file:
         msg = (
             "torch.jit.script cannot compile this Hugging Face transformers model: transformers code uses "

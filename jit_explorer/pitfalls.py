@@ -2,26 +2,50 @@
 
 Each check takes a :class:`Context` (the callable, its inputs, its source and the
 :class:`~jit_explorer.convert.Conversion`) and yields pitfalls. :func:`detect`
-runs every registered check and merges pitfalls that several checks confirm.
+runs every registered check in order and merges pitfalls that several checks
+confirm (same kind, mode and line: the evidence is joined with ``+``, the most
+severe severity and the most concrete message win).
+
+Three kinds of evidence (``Pitfall.evidence``):
+
+* ``tracer-warning`` — a ``TracerWarning`` raised while tracing, mapped to the user's line;
+* ``static`` — read from the source (:mod:`jit_explorer.pitfall_static`), from the
+  script graph's control flow, or from TorchScript's compiler;
+* ``divergence`` — the trace gave another result than eager on another input
+  (:mod:`jit_explorer.pitfall_dynamic`); the input is named in the message.
 
 Example::
 
     >>> from jit_explorer.pitfalls import REGISTRY
-    >>> "tracer-warnings" in REGISTRY
+    >>> "tracer-warnings" in REGISTRY and "divergence" in REGISTRY
     True
 """
 
 from __future__ import annotations
 
+import ast
+import inspect
+import os
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import torch
+
+from . import pitfall_dynamic as dyn
+from . import pitfall_static as st
 from .convert import Conversion
 from .report import Pitfall
 
-__all__ = ["Context", "Check", "REGISTRY", "register", "detect", "classify_tracer_warning"]
+__all__ = ["Context", "Check", "REGISTRY", "register", "detect", "classify_tracer_warning", "DYNAMIC_BUDGET_S"]
+
+#: wall-clock seconds the dynamic checks may spend on one entry (env ``JX_PITFALL_BUDGET_S``)
+DYNAMIC_BUDGET_S = float(os.environ.get("JX_PITFALL_BUDGET_S", "2.0"))
+#: an eager call slower than this skips the variant runs (a big model: the budget would buy nothing)
+SLOW_CALL_S = 0.5
 
 
 @dataclass
@@ -36,6 +60,9 @@ class Context:
         conversion: the result of :func:`jit_explorer.convert.convert`.
         entry: the entry's name.
         entry_line: where the entry is defined, when known.
+        extra: options (``mode``, ``device``).
+        found: pitfalls reported by the checks that ran before (filled by :func:`detect`).
+        cache: facts shared between checks of this one analysis (the parsed source, the eager run).
     """
 
     obj: Any
@@ -46,6 +73,8 @@ class Context:
     entry: str = ""
     entry_line: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    found: list[Pitfall] = field(default_factory=list)
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
 Check = Callable[[Context], Iterable[Pitfall]]
@@ -64,42 +93,177 @@ def register(name: str) -> Callable[[Check], Check]:
     return deco
 
 
-# --------------------------------------------------------------------------- tracer warnings
+# --------------------------------------------------------------------------- shared facts
+
+_FIX = {
+    "tensor-to-bool": "express the choice with tensor ops (`torch.where(cond, a, b)`, masking) so both branches are "
+                      "computed in the graph, or compile this function with torch.jit.script (it keeps the `if`)",
+    "shape-specialization": "make the code independent of the shape/dtype (e.g. `x.flatten(1)`, `x.reshape(-1, n)`, "
+                            "broadcasting) or trace once per variant you need; torch.jit.script keeps the check at run time",
+    "tensor-iteration": "replace the Python loop with a vectorized tensor op over that dimension (`x.sum(0)`, "
+                        "`torch.cumsum`, batched matmul), or torch.jit.script this function so the loop stays a loop",
+    "tensor-to-number": "keep the value as a tensor (drop `.item()`/`int()`/`float()`/`.tolist()`/`.numpy()`: tensor "
+                        "ops broadcast with 0-dim tensors), or torch.jit.script this function",
+    "constant-tensor": "compute the tensor from the input with tensor ops (e.g. `x.sum() / x.shape[0]`, "
+                       "`torch.arange(x.size(0))`, `x.new_ones(...)` * value) instead of torch.tensor/from_numpy of Python data",
+    "python-side-effect": "keep state in a registered buffer updated in place (`self.count.add_(1)`) or return it as an "
+                          "output; run bookkeeping outside the traced call, or guard it with `if not torch.jit.is_tracing():`",
+    "nondeterministic": "use torch's RNG (`torch.rand(())`, `torch.randn_like(x)`: the trace records an op) or pass the "
+                        "value in as an input; call .eval() before tracing so dropout/batch-norm are in inference mode",
+    "container-output": "return a tuple of tensors (e.g. `return out['logits'], out['hidden']`); use "
+                        "torch.jit.trace(..., strict=False) only if the structure never changes",
+}
+
+
+def _index(ctx: Context) -> st.SourceIndex | None:
+    """The parsed source with the eager run's executed lines (cached)."""
+    if "index" not in ctx.cache:
+        idx = None
+        if ctx.source:
+            run = _eager(ctx)
+            executed = set(run.lines) if run is not None and run.ok and not run.truncated else None
+            idx = st.SourceIndex(ctx.source, executed=executed, runtime_params=run.params if run is not None else None)
+            classes = {type(m).__name__ for m in ctx.obj.modules()} if isinstance(ctx.obj, torch.nn.Module) else set()
+            idx.analysis(entry=ctx.entry, entry_line=ctx.entry_line, classes=classes)
+        ctx.cache["index"] = idx
+    return ctx.cache["index"]
+
+
+def _device_inputs(ctx: Context) -> tuple[Any, ...]:
+    from .convert import _to_device
+
+    return _to_device(tuple(ctx.inputs), ctx.extra.get("device", "cpu"))
+
+
+def _eager(ctx: Context) -> dyn.EagerRun | None:
+    """The instrumented eager call on the example inputs (cached; ``None`` when the trace was not asked for)."""
+    if "eager" not in ctx.cache:
+        run = None
+        if ctx.conversion.trace is not None and ctx.user_file:
+            run = dyn.instrumented_call(ctx.obj, _device_inputs(ctx), ctx.user_file)
+        ctx.cache["eager"] = run
+    return ctx.cache["eager"]
+
+
+def _tracing(ctx: Context) -> bool:
+    return ctx.conversion.trace is not None
+
+
+def _text(idx: st.SourceIndex | None, line: int | None) -> str:
+    t = idx.text(line) if idx is not None else ""
+    if len(t) > 80:
+        t = t[:77] + "..."
+    return f"line {line} `{t}`" if t else f"line {line}"
+
+
+def _script_hint(ctx: Context) -> str:
+    res = ctx.conversion.script
+    if res is not None and res.ok:
+        return " torch.jit.script compiles this code: scripting it is the simplest fix."
+    return ""
+
+
+def _kind_at(idx: st.SourceIndex | None, line: int | None, fallback: str) -> str:
+    """The kind that the source says a decision/loop on ``line`` is (one kind per line for all checks)."""
+    if idx is None or line is None:
+        return fallback
+    a = idx.analysis()
+    for d in a.decisions:
+        if d.line == line:
+            return "tensor-to-bool" if d.cat in (st.Cat.T, st.Cat.N, st.Cat.TL) else "shape-specialization"
+    for lp in a.loops:
+        if lp.line == line:
+            return "tensor-iteration" if lp.how in ("tensor", "range-len") else "shape-specialization"
+    return fallback
+
+
+def _pit(kind: str, severity: str, line: int | None, message: str, fix: str, evidence: str, mode: str = "trace") -> Pitfall:
+    return Pitfall(kind=kind, mode=mode, severity=severity, line=line, message=message, fix=fix, evidence=evidence)
+
+
+def _branch_story(ctx: Context, idx: st.SourceIndex, d: st.Decision) -> str:
+    """What the trace recorded for a decision, from the eager run's executed lines."""
+    run = _eager(ctx)
+    lines = run.lines if run is not None else []
+    test = ast.unparse(d.test)
+    about = {st.Cat.S: "the input's shape", st.Cat.M: "the input's dtype/device"}.get(d.cat, "a tensor's values")
+    if d.what == "assert" or d.guard:
+        return (f"`{test}` is checked in Python from {about}; the trace does not record the check, so the traced "
+                "model never performs it")
+    node = d.node
+    if isinstance(node, ast.If) and d.line in lines:
+        k = lines.index(d.line)
+        nxt = lines[k + 1] if k + 1 < len(lines) else None
+        body = range(node.body[0].lineno, (node.body[-1].end_lineno or node.body[0].lineno) + 1)
+        other = node.orelse[0].lineno if node.orelse else _next_stmt_line(idx, node)
+        taken = nxt in body if nxt is not None else None
+        if taken is True:
+            alt = f"; where it is False the trace still runs {_text(idx, nxt)} instead of {_text(idx, other)}" if other else ""
+            return (f"`if {test}:` is decided in Python from {about}. The trace records only the path the example "
+                    f"input took (the condition was True: it runs {_text(idx, nxt)}) and replays it for every input{alt}")
+        if taken is False:
+            first = node.body[0].lineno
+            return (f"`if {test}:` is decided in Python from {about}. The trace records only the path the example "
+                    f"input took (the condition was False, so it skips {_text(idx, first)}) and replays it for every "
+                    f"input; where it is True the traced model still skips that branch")
+    if isinstance(node, ast.While) and d.line in lines:
+        n = max(0, lines.count(d.line) - 1)
+        return (f"`while {test}:` is decided in Python from {about}: the trace unrolled the loop {n} time(s) for "
+                "the example input and runs exactly that many iterations for every input")
+    what = {"ternary": "the conditional expression", "comprehension": "the comprehension's `if`"}.get(d.what, "`if`")
+    return (f"{what} `{test}` is decided in Python from {about}; the trace keeps the outcome it had for the example "
+            "input and applies it to every input")
+
+
+def _next_stmt_line(idx: st.SourceIndex, node: ast.stmt) -> int | None:
+    parent = idx.parents.get(node)
+    for attr in ("body", "orelse", "finalbody"):
+        seq = getattr(parent, attr, None)
+        if isinstance(seq, list) and node in seq:
+            i = seq.index(node)
+            return seq[i + 1].lineno if i + 1 < len(seq) else None
+    return None
+
+
+def _loop_story(ctx: Context, idx: st.SourceIndex, lp: st.Loop) -> str:
+    run = _eager(ctx)
+    lines = run.lines if run is not None else []
+    n = ""
+    if isinstance(lp.node, (ast.For, ast.AsyncFor)) and lp.node.body:
+        count = lines.count(lp.node.body[0].lineno)
+        if count:
+            n = f" {count} time(s)"
+    how = {
+        "range-shape": f"`{lp.text}` takes its length from the input's shape",
+        "range-len": f"`{lp.text}` takes its length from len() of a tensor",
+        "tensor": f"`for ... in {lp.text}` iterates over a tensor in Python",
+        "split": f"`{lp.text}` makes one Python tensor per slice, as many as the input has",
+    }[lp.how]
+    return (f"{how}: the trace unrolled the loop{n} for the example input and runs exactly that many iterations for "
+            "every input — other sizes give wrong results or index errors")
+
+
+# --------------------------------------------------------------------------- 1. tracer warnings
 
 # (pattern, kind, what goes wrong, fix)
 _TRACER_RULES: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
-    (
-        re.compile(r"Python boolean", re.I), "tensor-to-bool",
-        "a tensor's value decides a Python `if`/`while`/`and`/`or` here; the trace records only the branch "
-        "taken for the example input and takes it for every input",
-        "express the choice with tensor ops (`torch.where`, masking), or use torch.jit.script for this code",
-    ),
-    (
-        re.compile(r"Python (number|integer|float|index)|to a NumPy array|Python list", re.I), "tensor-to-number",
-        "a tensor's value is turned into a Python number/array here; the trace freezes that number as a constant",
-        "keep the value as a tensor (avoid .item(), int(), float(), .tolist(), .numpy()), or script this code",
-    ),
-    (
-        re.compile(r"Iterating over a tensor|len to get tensor shape", re.I), "tensor-iteration",
-        "iterating over a tensor (or taking len()) unrolls the loop for the example's size; other sizes give "
-        "wrong results or errors",
-        "use vectorized tensor ops, or torch.jit.script so the loop stays a loop",
-    ),
-    (
-        re.compile(r"registered as constants|torch\.tensor results|from_numpy", re.I), "constant-tensor",
-        "a tensor created from Python data is stored in the trace as a constant; it will not change with the input",
-        "build it from the input with tensor ops (e.g. `x.new_tensor`, `torch.arange(x.size(0))`), or script this code",
-    ),
-    (
-        re.compile(r"list at the output|dict at the output|output of the tracer", re.I), "container-output",
-        "the traced function returns a list/dict; the trace fixes its structure (and lists become tuples)",
-        "return a tuple of tensors, or pass strict=False knowingly",
-    ),
-    (
-        re.compile(r"nondeterministic|does not match the corresponding output|not match", re.I), "nondeterministic",
-        "running the trace again gave different results: the code is nondeterministic or depends on Python state",
-        "put the module in eval() mode, seed or remove randomness, and avoid Python-side state in forward",
-    ),
+    (re.compile(r"Python boolean", re.I), "tensor-to-bool",
+     "a tensor's value decides a Python `if`/`while`/`and`/`or` here; the trace records only the branch taken for "
+     "the example input and takes it for every input", _FIX["tensor-to-bool"]),
+    (re.compile(r"Python (number|integer|float|index)|to a NumPy array|Python list", re.I), "tensor-to-number",
+     "a tensor's value is turned into a Python number/array here; the trace stores the number computed for the "
+     "example input as a constant", _FIX["tensor-to-number"]),
+    (re.compile(r"Iterating over a tensor|len to get tensor shape", re.I), "tensor-iteration",
+     "iterating over a tensor (or taking len()) unrolls the loop for the example's size; other sizes give wrong "
+     "results or errors", _FIX["tensor-iteration"]),
+    (re.compile(r"registered as constants|torch\.tensor results|from_numpy", re.I), "constant-tensor",
+     "a tensor created from Python data is stored in the trace as a constant; it will not change with the input",
+     _FIX["constant-tensor"]),
+    (re.compile(r"list at the output|dict at the output|output of the tracer", re.I), "container-output",
+     "the traced function returns a list/dict; the trace fixes its structure", _FIX["container-output"]),
+    (re.compile(r"nondeterministic|does not match the corresponding output|not match", re.I), "nondeterministic",
+     "running the trace again gave different results: the code is nondeterministic or depends on Python state",
+     _FIX["nondeterministic"]),
 )
 
 
@@ -108,74 +272,501 @@ def classify_tracer_warning(message: str) -> tuple[str, str, str]:
     for pattern, kind, what, fix in _TRACER_RULES:
         if pattern.search(message):
             return kind, what, fix
-    return (
-        "shape-specialization",
-        "the tracer warns that this value is specialized to the example input",
-        "check that the trace stays valid for other inputs, or script this code",
-    )
+    return ("shape-specialization", "the tracer warns that this value is specialized to the example input",
+            "check that the trace stays valid for other inputs, or script this code")
 
 
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
+def _refine_warning(ctx: Context, kind: str, line: int) -> tuple[str, str, str | None]:
+    """``(kind, severity, concrete message or None)`` for a tracer warning on ``line``, using the source."""
+    idx = _index(ctx)
+    if idx is None or idx.tree is None:
+        return kind, "warning", None
+    a = idx.analysis()
+    if kind == "tensor-to-bool":
+        decs = [d for d in a.decisions if d.line == line]
+        if decs:
+            d = decs[0]
+            k = _kind_at(idx, line, kind)
+            return k, "info" if d.guard else "warning", _branch_story(ctx, idx, d)
+        if idx.is_assert(line) or idx.guard_at(line):
+            return kind, "info", None
+        cats = idx.line_cats(line)
+        if not cats & {st.Cat.T, st.Cat.N} and cats & {st.Cat.S, st.Cat.M}:
+            return "shape-specialization", "warning", None
+        return kind, "warning", None
+    if kind == "tensor-to-number":
+        convs = [c for c in a.conversions + a.numpy_calls if c.line == line]
+        if convs and all(c.cat == st.Cat.S for c in convs):
+            return ("shape-specialization", "info",
+                    f"`{convs[0].text}` turns a size of the input into a Python number; the trace stores the size "
+                    "of the example input as a constant (harmless when that size is fixed by the model, e.g. a "
+                    "feature dimension; wrong when it varies, e.g. the batch size)")
+        if convs:
+            return kind, "warning", (f"`{convs[0].text}` turns a tensor's value into a Python number; the trace stores "
+                                     "the number computed for the example input as a constant and uses it for every input")
+        return kind, "warning", None
+    if kind == "constant-tensor":
+        sites = [c for c in a.constant_tensors if c.line == line]
+        if not sites:
+            return kind, "info", ("this tensor is built from constant Python data, so storing it as a constant in the "
+                                  "trace is fine (the TracerWarning can be ignored)")
+        s = sites[0]
+        if s.cat == st.Cat.S:
+            return kind, "info", (f"`{s.text}` builds a tensor from a size of the input; the tracer warns that it may "
+                                  "be stored as a constant (the size of the example input)")
+        return kind, "warning", (f"`{s.text}` builds a tensor from values computed from the input; the trace stores "
+                                 "the values of the example input as a constant")
+    if kind == "tensor-iteration":
+        if any(lp.line == line for lp in a.loops):
+            lp = next(lp for lp in a.loops if lp.line == line)
+            return _kind_at(idx, line, kind), "warning", _loop_story(ctx, idx, lp)
+        if "len(" in idx.text(line) and not idx.decisions_at(line):
+            return kind, "info", ("len() of a tensor gives its first size as a Python int; the trace stores the "
+                                  "example's size as a constant (use `x.size(0)` in tensor arithmetic instead)")
+    return kind, "warning", None
+
+
 @register("tracer-warnings")
 def tracer_warnings(ctx: Context) -> Iterable[Pitfall]:
-    """One pitfall per TracerWarning, on the user's line that raised it."""
+    """One pitfall per TracerWarning, on the user's line that raised it, classified with the source."""
     for w in ctx.conversion.warnings:
         if w.category != "TracerWarning":
             continue
         kind, what, fix = classify_tracer_warning(w.message)
-        where = "" if w.line is not None else f" (at {w.where})"
-        severity = "warning"
         if w.line is None:
-            severity = "info"  # raised inside library code the user did not write
-        yield Pitfall(
-            kind=kind, mode="trace", severity=severity, line=w.line,
-            message=f"{what}{where}. TracerWarning: {_first_line(w.message)}",
-            fix=fix, evidence="tracer-warning",
-        )
+            if kind == "container-output":
+                continue  # the container-output check puts it on the return line
+            yield _pit(kind, "info", None, f"{what} (at {w.where}). TracerWarning: {_first_line(w.message)}", fix,
+                       "tracer-warning")
+            continue
+        idx = _index(ctx)
+        if idx is not None and idx.tree is not None and not idx.has_construct(kind, w.line):
+            yield _pit(kind, "info", w.line,
+                       f"{_text(idx, w.line)} calls library code that raised this TracerWarning inside it ({what}); "
+                       f"check that the call behaves the same for other inputs. TracerWarning: {_first_line(w.message)}",
+                       fix, "tracer-warning")
+            continue
+        kind, severity, story = _refine_warning(ctx, kind, w.line)
+        message = f"{story or what}. TracerWarning: {_first_line(w.message)}"
+        yield _pit(kind, severity, w.line, message, _FIX.get(kind, fix) + _script_hint(ctx), "tracer-warning")
+
+
+# --------------------------------------------------------------------------- 5. script errors
 
 
 @register("script-error")
 def script_error(ctx: Context) -> Iterable[Pitfall]:
-    """The script failure, located on the user's line where TorchScript names one."""
+    """The script failure, on the user's line (located by TorchScript or, failing that, in the source)."""
     res = ctx.conversion.script
     if res is None or res.ok or res.error is None:
         return
-    yield Pitfall(
-        kind="script-error", mode="script", severity="error", line=res.error.line,
-        message=_first_line(res.error.message),
-        fix="rewrite the line in the TorchScript subset (type annotations, no lambdas/*args/try), mark it "
-        "@torch.jit.ignore/@torch.jit.unused, or use torch.jit.trace for this part",
-        evidence="static",
-    )
+    raw = res.error.message
+    what, fix = st.explain_script_failure(raw)
+    idx = st.SourceIndex(ctx.source) if ctx.source else None
+    where = f" at {_text(idx, res.error.line)}" if res.error.line else ""
+    said = _first_line(re.sub(r"^torch\.jit\.script failed \(\w+\):\s*", "", raw)) or _first_line(raw)
+    trace = ctx.conversion.trace
+    if trace is not None and trace.ok:
+        fix += "; torch.jit.trace works on this code (check its pitfalls before relying on it)"
+    yield _pit("script-error", "error", res.error.line, f"torch.jit.script fails{where}: {what}. TorchScript said: {said}",
+               fix, "static", mode="script")
 
 
-def _merge(pitfalls: list[Pitfall]) -> list[Pitfall]:
-    """Merge pitfalls of the same kind/mode/line; their evidence is joined (``a+b``)."""
-    merged: dict[tuple[str, str, int | None, str], Pitfall] = {}
-    order: list[tuple[str, str, int | None, str]] = []
-    for p in pitfalls:
-        key = (p.kind, p.mode, p.line, p.message if p.line is None else "")
-        if key in merged:
-            old = merged[key]
-            ev = old.evidence.split("+")
-            if p.evidence not in ev:
-                merged[key] = Pitfall(**{**old.to_dict(), "evidence": "+".join(ev + [p.evidence])})
+# --------------------------------------------------------------------------- 2. static checks
+
+
+@register("python-decisions")
+def python_decisions(ctx: Context) -> Iterable[Pitfall]:
+    """``if``/``while``/ternaries decided by an input's values, shape, dtype or device (static)."""
+    idx = _index(ctx) if _tracing(ctx) else None
+    if idx is None:
+        return
+    for d in idx.analysis().decisions:
+        kind = _kind_at(idx, d.line, "tensor-to-bool")
+        severity = "info" if d.guard else "warning"
+        yield _pit(kind, severity, d.line, _branch_story(ctx, idx, d), _FIX[kind] + _script_hint(ctx), "static")
+
+
+@register("python-loops")
+def python_loops(ctx: Context) -> Iterable[Pitfall]:
+    """Loops whose trip count comes from an input: ``range(x.size(0))``, ``range(len(x))``, ``for row in x``."""
+    idx = _index(ctx) if _tracing(ctx) else None
+    if idx is None:
+        return
+    for lp in idx.analysis().loops:
+        kind = "tensor-iteration" if lp.how in ("tensor", "range-len") else "shape-specialization"
+        fix = _FIX["tensor-iteration"] if kind == "tensor-iteration" else (
+            "vectorize over that dimension instead of looping in Python, or torch.jit.script this function so the "
+            "loop stays a loop (prim::Loop)")
+        yield _pit(kind, "warning", lp.line, _loop_story(ctx, idx, lp), fix + _script_hint(ctx), "static")
+
+
+@register("python-numbers")
+def python_numbers(ctx: Context) -> Iterable[Pitfall]:
+    """Tensor values turned into Python numbers / numpy arrays (``.item()``, ``int(t)``, ``np.exp(t)``)."""
+    idx = _index(ctx) if _tracing(ctx) else None
+    if idx is None:
+        return
+    a = idx.analysis()
+    for s in a.conversions + a.numpy_calls:
+        if s.cat == st.Cat.S:
+            continue  # a size turned into an int: reported (as info) with the tracer's own warning
+        if s.what in ("to-numpy", "numpy-call"):
+            msg = (f"`{s.text}` is a numpy round trip: the tensor leaves torch, so the trace cannot follow it and "
+                   "stores the numpy result for the example input as a constant")
+            fix = "use the torch equivalent (`torch.exp`, `torch.clip`, `torch.sort`...) so the operation stays in the graph"
         else:
-            merged[key] = p
-            order.append(key)
-    return [merged[k] for k in order]
+            msg = (f"`{s.text}` turns a tensor's value into a Python number; the trace stores the number computed "
+                   "for the example input as a constant and uses it for every input")
+            fix = _FIX["tensor-to-number"]
+        yield _pit("tensor-to-number", "warning", s.line, msg, fix + _script_hint(ctx), "static")
+
+
+@register("constant-tensors")
+def constant_tensors(ctx: Context) -> Iterable[Pitfall]:
+    """``torch.tensor``/``from_numpy``/``as_tensor`` of data computed from the input's values (frozen)."""
+    idx = _index(ctx) if _tracing(ctx) else None
+    if idx is None:
+        return
+    for s in idx.analysis().constant_tensors:
+        if s.cat == st.Cat.S:
+            continue
+        yield _pit("constant-tensor", "warning", s.line,
+                   f"`{s.text}` builds a tensor from Python data computed from the input; the trace stores the data "
+                   "of the example input as a constant tensor, so every later input gets the same values",
+                   _FIX["constant-tensor"], "static")
+
+
+@register("side-effects")
+def side_effects(ctx: Context) -> Iterable[Pitfall]:
+    """Mutation of ``self`` attributes or module globals inside the traced call; ``print`` (advisory)."""
+    idx = _index(ctx) if _tracing(ctx) else None
+    if idx is None:
+        return
+    a = idx.analysis()
+    for s in a.side_effects:
+        owner = "an attribute of the module (`self`)" if s.what == "self" else "a module-level global"
+        yield _pit("python-side-effect", "warning", s.line,
+                   f"`{idx.text(s.line)}` changes {owner} in Python; the trace does not record it, so the traced model "
+                   "never updates it, and code that reads it keeps the value it had while tracing",
+                   _FIX["python-side-effect"], "static")
+    for s in a.prints:
+        yield _pit("python-side-effect", "info", s.line,
+                   f"`{s.text}` runs only while tracing: the traced model does not print or log",
+                   "guard debug output with `if not torch.jit.is_tracing():`, or return what you want to see", "static")
+
+
+@register("python-randomness")
+def python_randomness(ctx: Context) -> Iterable[Pitfall]:
+    """Python ``random``/``numpy.random``/clock values (frozen by the trace); ``F.dropout`` without ``training=``."""
+    idx = _index(ctx) if _tracing(ctx) else None
+    if idx is None:
+        return
+    a = idx.analysis()
+    for s in a.random_calls:
+        yield _pit("nondeterministic", "warning", s.line,
+                   f"`{s.text}` is a Python-level {'clock' if s.what in ('time', 'datetime') else 'random'} value: "
+                   "the trace records the value it had while tracing as a constant, so the traced model uses that same "
+                   "value on every call while eager draws a new one", _FIX["nondeterministic"], "static")
+    for s in a.dropout_calls:
+        yield _pit("nondeterministic", "warning", s.line,
+                   f"`{s.text}` runs in training mode (F.{s.what} defaults to training=True, even after .eval()): "
+                   "eager and traced outputs are random on every call",
+                   "pass `training=self.training` (or use nn.Dropout, which .eval() turns off)", "static")
+
+
+@register("train-mode")
+def train_mode(ctx: Context) -> Iterable[Pitfall]:
+    """Dropout/BatchNorm modules called in training mode during the traced call (observed)."""
+    run = _eager(ctx) if _tracing(ctx) else None
+    if run is None:
+        return
+    idx = _index(ctx)
+    seen: set[tuple[str, int | None]] = set()
+    for name, line in run.train_modules:
+        if (name, line) in seen:
+            continue
+        seen.add((name, line))
+        if "Norm" in name:
+            what = (f"calls {name} in training mode: the trace records batch statistics (each output depends on the "
+                    "other samples in the batch) and updates the running statistics on every call")
+        else:
+            what = f"calls {name} in training mode: the trace records it, so the traced model is random on every call"
+        yield _pit("nondeterministic", "warning", line, f"{_text(idx, line)} {what}",
+                   "call model.eval() before torch.jit.trace (and pass training=self.training to functional calls)",
+                   "static")
+
+
+@register("container-output")
+def container_output(ctx: Context) -> Iterable[Pitfall]:
+    """``return`` of a dict or list from the traced entry (on the return line)."""
+    idx = _index(ctx) if _tracing(ctx) else None
+    if idx is None or idx.tree is None:
+        return
+    if isinstance(ctx.obj, torch.nn.Module):
+        fn = idx.function_named("forward", type(ctx.obj).__name__)
+    else:
+        fn = idx.function_named(getattr(ctx.obj, "__name__", ctx.entry) or ctx.entry)
+    if fn is None:
+        return
+    trace = ctx.conversion.trace
+    failed = trace is not None and not trace.ok and trace.error is not None and "at the output" in trace.error.message
+    for node, kind in idx.returns_of(fn):
+        if not idx.ran(node):
+            continue
+        base = kind.split()[-1]
+        if failed:
+            msg = (f"`{idx.text(node.lineno)}` returns a {kind}: torch.jit.trace (strict mode) refuses a {base} output "
+                   "and fails; with strict=False the trace would fix the container's structure to the example's")
+            sev = "error"
+        else:
+            msg = (f"`{idx.text(node.lineno)}` returns a {kind}: the trace fixes the container's structure (its length"
+                   " and keys) to the example's; outputs of other structure are silently wrong")
+            sev = "warning"
+        yield _pit("container-output", sev, node.lineno, msg, _FIX["container-output"], "static")
+
+
+# --------------------------------------------------------------------------- 4. trace vs script structure
+
+
+@register("trace-vs-script")
+def trace_vs_script(ctx: Context) -> Iterable[Pitfall]:
+    """Control flow that the script graph keeps (``prim::If``/``prim::Loop`` on an input) and the trace lost."""
+    conv = ctx.conversion
+    if conv.scripted is None or conv.trace is None or not ctx.user_file:
+        return
+    flows = dyn.script_control_flow(conv.scripted, ctx.user_file)
+    kept = {f.line for f in dyn.script_control_flow(conv.traced, ctx.user_file)} if conv.traced is not None else set()
+    idx = _index(ctx)
+    seen: set[int] = set()
+    for f in flows:
+        if f.depends is None or f.line in kept or f.line in seen:
+            continue
+        seen.add(f.line)
+        if idx is not None and idx.executed is not None and f.line not in idx.executed:
+            continue
+        stmt = idx.statement_at(f.line) if idx is not None else None
+        if stmt is not None and idx is not None and (idx.traced_away(stmt) or isinstance(stmt, ast.Assert)):
+            continue
+        default = "tensor-to-bool" if f.depends == "value" else "shape-specialization"
+        if isinstance(stmt, (ast.For, ast.AsyncFor)) and f.node == "prim::Loop":
+            default = "tensor-iteration" if f.depends == "value" else "shape-specialization"
+        kind = _kind_at(idx, f.line, default)
+        guard = idx is not None and idx.guard_at(f.line)
+        on = "a tensor's values" if f.depends == "value" else "the input's shape/dtype"
+        yield _pit(kind, "info" if guard else "warning", f.line,
+                   f"torch.jit.script keeps {_text(idx, f.line)} as real control flow ({f.node}, decided by {on} at "
+                   f"run time), but the trace has no {f.node} there: it replays what the example input did",
+                   "use torch.jit.script for this function (it compiles and keeps the control flow), or script just "
+                   "this helper and call it from the traced model", "static")
+
+
+# --------------------------------------------------------------------------- 3. dynamic evidence
+
+
+def _param_names(obj: Any) -> list[str]:
+    target = obj.forward if isinstance(obj, torch.nn.Module) else obj
+    try:
+        return [p.name for p in inspect.signature(target).parameters.values()]
+    except (TypeError, ValueError):
+        return []
+
+
+def _dynamic_ready(ctx: Context) -> dyn.EagerRun | None:
+    conv = ctx.conversion
+    if conv.traced is None or conv.trace is None or not conv.trace.ok:
+        return None
+    run = _eager(ctx)
+    if run is None or not run.ok or run.seconds > SLOW_CALL_S:
+        return None
+    return run
+
+
+def _candidates(ctx: Context, idx: st.SourceIndex | None, run: dyn.EagerRun, variant_kind: str) -> list[tuple[str, int]]:
+    """Lines that freeze a value (kind, line), in execution order, for a divergence with no parting line."""
+    found: list[tuple[str, int, str]] = []  # kind, line, "value"|"size"|"any"
+    if idx is not None:
+        a = idx.analysis()
+        for d in a.decisions:  # one-line decisions (ternaries, `and`/`or`) leave no trace in the line sequence
+            if not d.guard:
+                found.append((_kind_at(idx, d.line, "tensor-to-bool"), d.line,
+                              "value" if d.cat in (st.Cat.T, st.Cat.N) else "size"))
+        for s in a.conversions + a.numpy_calls:
+            found.append(("tensor-to-number" if s.cat != st.Cat.S else "shape-specialization", s.line,
+                          "size" if s.cat == st.Cat.S else "value"))
+        for s in a.constant_tensors:
+            found.append(("constant-tensor", s.line, "size" if s.cat == st.Cat.S else "value"))
+    for p in ctx.found:
+        if p.mode == "trace" and p.line is not None and p.kind in (
+                "tensor-to-number", "constant-tensor", "shape-specialization", "tensor-iteration"):
+            found.append((p.kind, p.line, "size" if p.kind in ("shape-specialization", "tensor-iteration") else "any"))
+    want = "size" if variant_kind == "size" else "value"
+    order = {line: i for i, line in reversed(list(enumerate(run.lines)))}
+    picked = [(k, line) for k, line, t in found if t in (want, "any") and line in order]
+    picked.sort(key=lambda kl: order[kl[1]])
+    return picked
+
+
+def _story_of_parting(idx: st.SourceIndex | None, decide: int, nb: int | None, nv: int | None) -> str:
+    trace_next = _text(idx, nb) if nb else "the end of that code (the example's path stops here)"
+    eager_next = _text(idx, nv) if nv else "the end of that code"
+    return (f"Eager takes another path at {_text(idx, decide)}: it goes on with {eager_next}, while the trace replays "
+            f"the example's path and goes on with {trace_next}.")
+
+
+@register("stateful")
+def stateful(ctx: Context) -> Iterable[Pitfall]:
+    """Call eager twice with the same input: if it changes (Python state, Python randomness) the frozen trace is wrong."""
+    base = _dynamic_ready(ctx)
+    if base is None:
+        return
+    args = _device_inputs(ctx)
+    r1 = dyn.instrumented_call(ctx.obj, args, ctx.user_file)
+    r2 = dyn.instrumented_call(ctx.obj, args, ctx.user_file)
+    t1, terr = dyn.call_quietly(ctx.conversion.traced, args, jit=True)
+    t2, terr2 = dyn.call_quietly(ctx.conversion.traced, args, jit=True)
+    if not (r1.ok and r2.ok) or terr is not None or terr2 is not None:
+        return
+    d12 = dyn.compare(r1.output, r2.output)
+    d2t = dyn.compare(r2.output, t1)
+    if d12 is None and d2t is None:
+        return
+    ctx.cache["unstable"] = True  # outputs depend on more than the input: comparing other inputs proves nothing
+    if d12 is not None and dyn.compare(t1, t2) is not None:
+        return  # the trace changes between calls too: state kept in tensors (buffers updated in place) is traced
+    idx = _index(ctx)
+    a = idx.analysis() if idx is not None else None
+    if d12 is not None:
+        proof = (f"Proven by running both: calling the eager model twice with the same input gives different results "
+                 f"({d12}), while the traced model gives the same result every time.")
+    else:
+        proof = (f"Proven by running both: on the example input itself the traced model now differs from eager ({d2t}): "
+                 "Python state changed since tracing.")
+    decide, nb, nv = dyn.parting(r1.lines, r2.lines)
+    emitted = False
+    if decide is not None:
+        kind = "python-side-effect"
+        if a is not None and a.random_calls and not a.side_effects:
+            kind = "nondeterministic"
+        emitted = True
+        yield _pit(kind, "error", decide, f"{_text(idx, decide)} decides on Python state that changes between calls. "
+                   f"{proof} {_story_of_parting(idx, decide, nb, nv)}", _FIX[kind], "divergence")
+    if a is not None:
+        for s in a.side_effects:
+            emitted = True
+            yield _pit("python-side-effect", "error", s.line,
+                       f"`{idx.text(s.line)}` changes Python state on every call; the trace does not record it. {proof}",
+                       _FIX["python-side-effect"], "divergence")
+        for s in a.random_calls:
+            emitted = True
+            yield _pit("nondeterministic", "error", s.line,
+                       f"`{s.text}` draws a new Python value on every eager call; the trace froze the one it drew while "
+                       f"tracing. {proof}", _FIX["nondeterministic"], "divergence")
+    if not emitted:
+        yield _pit("nondeterministic", "error", None, f"{proof} No single line could be pinned down.",
+                   _FIX["nondeterministic"], "divergence")
+
+
+@register("divergence")
+def divergence(ctx: Context) -> Iterable[Pitfall]:
+    """Run eager and the trace on other inputs (values, sizes, dtype); name the input and the line when they differ."""
+    base = _dynamic_ready(ctx)
+    if base is None or ctx.cache.get("unstable"):
+        return
+    idx = _index(ctx)
+    names = _param_names(ctx.obj)
+    deadline = time.perf_counter() + DYNAMIC_BUDGET_S
+    reported: set[int | None] = set()
+    traced = ctx.conversion.traced
+    for v in dyn.variants(_device_inputs(ctx), names):
+        if time.perf_counter() > deadline:
+            break
+        eo, ee = dyn.call_quietly(ctx.obj, v.args)
+        if ee is not None:
+            continue  # eager itself does not accept this input: nothing to compare
+        to, te = dyn.call_quietly(traced, v.args, jit=True)
+        diff = f"the trace fails: {te}" if te is not None else dyn.compare(eo, to)
+        if diff is None:
+            continue
+        run = dyn.instrumented_call(ctx.obj, v.args, ctx.user_file)
+        decide, nb, nv = dyn.parting(base.lines, run.lines) if run.ok else (None, None, None)
+        proof = f"Proven by running both: for {v.label}, eager and the traced model disagree ({diff})."
+        cands = _candidates(ctx, idx, base, v.kind)
+        if decide is not None:
+            fallback = "shape-specialization" if v.kind != "value" else "tensor-to-bool"
+            existing = [p.kind for p in ctx.found if p.line == decide and p.mode == "trace"]
+            kind = _kind_at(idx, decide, existing[0] if existing else "")
+            if not kind and cands and cands[0][1] != decide:
+                # the path parts at an ordinary line (e.g. a loop over a list made by .tolist()): the frozen value is the cause
+                kind, line = cands[0]
+                if line not in reported:
+                    reported.add(line)
+                    yield _pit(kind, "error", line, f"{proof} {_story_of_parting(idx, decide, nb, nv)} That path follows "
+                               f"from a value frozen into the trace at {_text(idx, line)}.", _FIX[kind], "divergence")
+                continue
+            kind = kind or fallback
+            if decide in reported:
+                continue
+            reported.add(decide)
+            yield _pit(kind, "error", decide, f"{proof} {_story_of_parting(idx, decide, nb, nv)}",
+                       _FIX[kind] + _script_hint(ctx), "divergence")
+            continue
+        if cands:
+            kind, line = cands[0]
+            if line in reported:
+                continue
+            reported.add(line)
+            yield _pit(kind, "error", line, f"{proof} Eager runs the same lines for both inputs, so the difference "
+                       f"comes from a value frozen into the trace at {_text(idx, line)}.", _FIX[kind], "divergence")
+        elif None not in reported:
+            reported.add(None)
+            kind = "shape-specialization" if v.kind != "value" else "tensor-to-number"
+            yield _pit(kind, "error", None, f"{proof} The line that froze the value could not be pinned down.",
+                       _FIX[kind], "divergence")
+
+
+# --------------------------------------------------------------------------- merging
 
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+_EVIDENCE_RANK = {"divergence": 0, "tracer-warning": 1, "static": 2}
+
+
+def _merge(pitfalls: list[Pitfall]) -> list[Pitfall]:
+    """Merge pitfalls of the same kind/mode/line: evidence joined (``a+b``), most severe severity and
+    the most concrete message (divergence, then tracer warning, then static) win."""
+    groups: dict[tuple[str, str, int | None, str], list[Pitfall]] = {}
+    for p in pitfalls:
+        key = (p.kind, p.mode, p.line, p.message if p.line is None else "")
+        groups.setdefault(key, []).append(p)
+    merged: list[Pitfall] = []
+    for group in groups.values():
+        evidence: list[str] = []
+        for p in group:
+            for e in p.evidence.split("+"):
+                if e not in evidence:
+                    evidence.append(e)
+        best = min(group, key=lambda p: (_SEVERITY_ORDER.get(p.severity, 3), _EVIDENCE_RANK.get(p.evidence, 3)))
+        severity = min((p.severity for p in group), key=lambda s: _SEVERITY_ORDER.get(s, 3))
+        evidence.sort(key=lambda e: _EVIDENCE_RANK.get(e, 3))
+        merged.append(Pitfall(**{**best.to_dict(), "severity": severity, "evidence": "+".join(evidence)}))
+    return merged
 
 
 def detect(ctx: Context, *, checks: Iterable[str] | None = None) -> list[Pitfall]:
-    """Run the registered checks (all, or those named) and return merged pitfalls, most severe first."""
-    found: list[Pitfall] = []
+    """Run the registered checks (all, or those named) in order and return merged pitfalls, most severe first.
+
+    A check that crashes is skipped (a broken heuristic must not hide the other checks' findings).
+    """
     for name in checks if checks is not None else list(REGISTRY):
-        found.extend(REGISTRY[name](ctx))
-    merged = _merge(found)
+        try:
+            ctx.found.extend(REGISTRY[name](ctx))
+        except Exception:  # noqa: BLE001
+            if os.environ.get("JX_PITFALL_DEBUG"):
+                raise
+    merged = _merge(ctx.found)
     return sorted(merged, key=lambda p: (_SEVERITY_ORDER.get(p.severity, 3), p.line if p.line is not None else 10**9))
