@@ -413,6 +413,7 @@ def _short_error(e: BaseException) -> str:
         if ln.endswith(":") and i + 1 < len(lines):
             msg = f"{ln} {lines[i + 1]}"
         break
+    msg = re.sub(r" at 0x[0-9a-fA-F]+", "", msg)  # object addresses change every run
     text = f"{type(e).__name__}: {msg}" if msg else type(e).__name__
     return text if len(text) <= _ERROR_MAX_CHARS else text[: _ERROR_MAX_CHARS - 3] + "..."
 
@@ -868,6 +869,7 @@ def benchmark_module(
         f"{cores} usable cores ({cores_why})"
         + (f"; more threads than usable cores" if n_threads > cores else "")
     )
+    cpu_start = _cpu_sample()
     peak, peak_how = peak_gflops(device, n_threads)
     notes.append(f"peak_gflops is an {peak_how}" if peak is not None else peak_how)
 
@@ -891,6 +893,9 @@ def benchmark_module(
             progress("done", 1.0)
         notes.extend(ctx.notes)
 
+    busy = _busy_note(cpu_start, _cpu_sample(), cores=cores)
+    if busy:
+        notes.append(busy)
     results = _results(states, flops=flops, peak=peak, device=device)
     notes.extend(_verdicts(states, results, device=device, rounds=rounds))
     if device.startswith("cuda"):
@@ -912,6 +917,48 @@ def benchmark_module(
         notes=tuple(notes),
         results=tuple(results),
     )
+
+
+@dataclass(frozen=True)
+class _CpuSample:
+    """Machine-wide busy and steal CPU seconds (``/proc/stat``), this process's CPU seconds, wall time."""
+
+    busy_s: float
+    steal_s: float
+    own_s: float
+    wall_s: float
+
+
+def _cpu_sample() -> _CpuSample | None:
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+        hz = float(os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+    if fields[0] != "cpu" or len(fields) < 8:
+        return None
+    vals = [float(v) for v in fields[1:]]
+    busy = vals[0] + vals[1] + vals[2] + vals[5] + vals[6]  # user nice system irq softirq
+    steal = vals[7] if len(vals) > 7 else 0.0
+    return _CpuSample(busy / hz, steal / hz, time.process_time(), time.perf_counter())
+
+
+def _busy_note(start: _CpuSample | None, end: _CpuSample | None, *, cores: int) -> str | None:
+    """A warning when other processes (or the hypervisor) took CPU time while the benchmark ran."""
+    if start is None or end is None or end.wall_s - start.wall_s <= 0:
+        return None
+    wall = end.wall_s - start.wall_s
+    others = max(0.0, (end.busy_s - start.busy_s) - (end.own_s - start.own_s)) / wall
+    steal = max(0.0, end.steal_s - start.steal_s) / wall
+    if others < 0.25 * cores and steal < 0.1 * cores:
+        return None
+    parts = []
+    if others >= 0.25 * cores:
+        parts.append(f"other processes used {others:.1f} of {cores} cores on average")
+    if steal >= 0.1 * cores:
+        parts.append(f"the hypervisor took {steal:.1f} cores (steal time)")
+    return ("the machine was busy while this ran: " + " and ".join(parts) + "; timings are noisy "
+            "(multi-threaded runs suffer most: OpenMP threads wait for each other)")
 
 
 def _sig(x: float, digits: int = 6) -> float:
@@ -964,6 +1011,14 @@ def _verdicts(states: list[_Mode], rows: list[BenchResult], *, device: str, roun
                 f"{r.mode} is {verb} but WRONG: max_abs_diff={r.max_abs_diff:.3g} > tolerance {tol:.3g}; "
                 f"its {r.speedup_vs_eager:.2f}x must not be read as a win"
             )
+    over = [r for r in rows if r.ok and r.pct_of_peak is not None and r.pct_of_peak > 100]
+    if over:
+        notes.append(
+            f"{', '.join(r.mode for r in over)} exceeded the estimated peak ({max(r.pct_of_peak or 0 for r in over):.0f}%): "
+            "the peak estimate is too low here (the clock read is probably the base clock, not the boost clock)"
+        )
+    if any(m.name.startswith("compile") and m.error is None for m in states):
+        notes.append("compile first_call_ms is lower when inductor's on-disk cache already holds this model's kernels")
     for m in states:
         if m.compile_cached and m.error is None:
             notes.append(f"{m.name}: compiled code was reused from an earlier run in this process, "

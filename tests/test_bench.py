@@ -427,3 +427,24 @@ def test_to_markdown() -> None:
     assert "| trace+freeze | 30 | 31 | 0.5 | 120 | 2000 | 1.33x | 60.7 | 40.4 | 4.8e-06 |" in md
     assert "| script | failed: OSError: a \\| b |" in md
     assert "- threads: 2" in md and "peak 150 GFLOP/s (estimate)" in md
+
+
+def test_busy_note_counts_other_processes_not_ourselves() -> None:
+    start = bench._CpuSample(busy_s=100.0, steal_s=0.0, own_s=10.0, wall_s=1000.0)
+    # 10 s of wall time, 20 busy CPU seconds machine-wide, all of them ours: quiet
+    quiet = bench._CpuSample(busy_s=120.0, steal_s=0.0, own_s=30.0, wall_s=1010.0)
+    assert bench._busy_note(start, quiet, cores=2) is None
+    # 15 of the 20 busy seconds belong to someone else: 1.5 cores on average
+    busy = bench._CpuSample(busy_s=120.0, steal_s=0.0, own_s=15.0, wall_s=1010.0)
+    note = bench._busy_note(start, busy, cores=2)
+    assert note is not None and "other processes used 1.5 of 2 cores" in note
+    stolen = bench._CpuSample(busy_s=120.0, steal_s=5.0, own_s=30.0, wall_s=1010.0)
+    assert "steal" in (bench._busy_note(start, stolen, cores=2) or "")
+    assert bench._busy_note(None, quiet, cores=2) is None
+
+
+def test_short_error_is_one_line_without_addresses() -> None:
+    e = OSError("Failed to get source for <function f at 0x7fd8150d8360> using inspect.getsource\nmore")
+    assert bench._short_error(e) == "OSError: Failed to get source for <function f> using inspect.getsource"
+    long = RuntimeError("x" * 1000)
+    assert len(bench._short_error(long)) <= 240
