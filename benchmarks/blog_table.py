@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import os
 import platform
 import shlex
 import sys
@@ -103,14 +102,19 @@ def _fastest(rep: BenchReport) -> str:
 def machine_line(threads: int) -> str:
     cores = bench.usable_cores()
     cpu = bench._cpu_name()
-    load = ""
-    try:
-        load = f"; load average {os.getloadavg()[0]:.1f} at start"
-    except (AttributeError, OSError):
-        pass
     gpu = f"; GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "; no GPU"
     return (f"{cpu}, {cores} usable cores, benchmark threads {threads or cores}{gpu}; "
-            f"Python {platform.python_version()}, torch {torch.__version__}{load}")
+            f"Python {platform.python_version()}, torch {torch.__version__}")
+
+
+def others_line(start: Any, end: Any) -> str:
+    """CPU the rest of the machine used while this ran (from /proc/stat), in cores."""
+    if start is None or end is None or end.wall_s <= start.wall_s:
+        return "unknown (no /proc/stat)"
+    wall = end.wall_s - start.wall_s
+    others = max(0.0, (end.busy_s - start.busy_s) - (end.own_s - start.own_s)) / wall
+    steal = max(0.0, end.steal_s - start.steal_s) / wall
+    return f"{others:.2f} cores on average, hypervisor steal {steal:.2f} cores (from /proc/stat)"
 
 
 def why_lines(reports: dict[tuple[str, str], BenchReport], blog_runs: dict[tuple[str, str], tuple[float, float]]) -> list[str]:
@@ -168,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
 
     started = time.perf_counter()
+    cpu_start = bench._cpu_sample()
     head = [
         "# The founding blog's table, re-measured with JIT Explorer",
         "",
@@ -190,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     weights = sorted({("random" if any(n.startswith("weights: random") for n in r.notes) else "pretrained")
                       for r in reports.values()})
     out = head + [f"- Weights: {', '.join(weights)} (latency does not depend on them)",
-                  f"- Wall time of this run: {time.perf_counter() - started:.0f} s", ""]
+                  f"- Wall time of this run: {time.perf_counter() - started:.0f} s",
+                  f"- Other processes during the run: {others_line(cpu_start, bench._cpu_sample())}", ""]
     out += [
         "## TorchScript vs eager: the blog's figures beside ours",
         "",
