@@ -25,8 +25,8 @@ can be tested with fake times.
 Example::
 
     >>> from jit_explorer import bench
-    >>> report = bench.benchmark("resnet18", modes=["eager", "trace+freeze"], budget_s=2.0)
-    >>> [r.mode for r in report.results]
+    >>> report = bench.benchmark("resnet18", modes=["eager", "trace+freeze"], budget_s=2.0)  # doctest: +SKIP
+    >>> [r.mode for r in report.results]  # doctest: +SKIP
     ['eager', 'trace+freeze']
     >>> print(bench.to_markdown([report]))  # doctest: +SKIP
 """
