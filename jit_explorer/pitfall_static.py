@@ -24,11 +24,12 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Iterator
 
 __all__ = [
     "Cat", "SourceIndex", "FunctionInfo", "Decision", "Loop", "Site", "Analysis",
     "locate_script_failure", "explain_script_failure", "NONDETERMINISTIC_CALLS",
+    "line_ref", "branch_story", "loop_story", "parting_story",
 ]
 
 
@@ -983,6 +984,82 @@ def _container_kind(v: ast.expr) -> str | None:
     return None
 
 
+# ---------------------------------------------------------------------- messages
+
+
+def line_ref(idx: SourceIndex | None, line: int | None) -> str:
+    """``line N `source text``` for messages (the text cut at 80 characters)."""
+    t = idx.text(line) if idx is not None else ""
+    if len(t) > 80:
+        t = t[:77] + "..."
+    return f"line {line} `{t}`" if t else f"line {line}"
+
+
+def branch_story(idx: SourceIndex, d: Decision, lines: list[int]) -> str:
+    """What the trace recorded for a decision, from the eager run's executed lines."""
+    test = ast.unparse(d.test)
+    about = {Cat.S: "the input's shape", Cat.M: "the input's dtype/device"}.get(d.cat, "a tensor's values")
+    if d.what == "assert" or d.guard:
+        return (f"`{test}` is checked in Python from {about}; the trace does not record the check, so the traced "
+                "model never performs it")
+    node = d.node
+    if isinstance(node, ast.If) and d.line in lines:
+        k = lines.index(d.line)
+        nxt = lines[k + 1] if k + 1 < len(lines) else None
+        body = range(node.body[0].lineno, (node.body[-1].end_lineno or node.body[0].lineno) + 1)
+        other = node.orelse[0].lineno if node.orelse else _next_stmt_line(idx, node)
+        taken = nxt in body if nxt is not None else None
+        if taken is True:
+            alt = f"; where it is False the trace still runs {line_ref(idx, nxt)} instead of {line_ref(idx, other)}" if other else ""
+            return (f"`if {test}:` is decided in Python from {about}. The trace records only the path the example "
+                    f"input took (the condition was True: it runs {line_ref(idx, nxt)}) and replays it for every input{alt}")
+        if taken is False:
+            first = node.body[0].lineno
+            return (f"`if {test}:` is decided in Python from {about}. The trace records only the path the example "
+                    f"input took (the condition was False, so it skips {line_ref(idx, first)}) and replays it for every "
+                    f"input; where it is True the traced model still skips that branch")
+    if isinstance(node, ast.While) and d.line in lines:
+        n = max(0, lines.count(d.line) - 1)
+        return (f"`while {test}:` is decided in Python from {about}: the trace unrolled the loop {n} time(s) for "
+                "the example input and runs exactly that many iterations for every input")
+    what = {"ternary": "the conditional expression", "comprehension": "the comprehension's `if`"}.get(d.what, "`if`")
+    return (f"{what} `{test}` is decided in Python from {about}; the trace keeps the outcome it had for the example "
+            "input and applies it to every input")
+
+
+def _next_stmt_line(idx: SourceIndex, node: ast.stmt) -> int | None:
+    parent = idx.parents.get(node)
+    for attr in ("body", "orelse", "finalbody"):
+        seq = getattr(parent, attr, None)
+        if isinstance(seq, list) and node in seq:
+            i = seq.index(node)
+            return seq[i + 1].lineno if i + 1 < len(seq) else None
+    return None
+
+
+def loop_story(idx: SourceIndex, lp: Loop, lines: list[int]) -> str:
+    n = ""
+    if isinstance(lp.node, (ast.For, ast.AsyncFor)) and lp.node.body:
+        count = lines.count(lp.node.body[0].lineno)
+        if count:
+            n = f" {count} time(s)"
+    how = {
+        "range-shape": f"`{lp.text}` takes its length from the input's shape",
+        "range-len": f"`{lp.text}` takes its length from len() of a tensor",
+        "tensor": f"`for ... in {lp.text}` iterates over a tensor in Python",
+        "split": f"`{lp.text}` makes one Python tensor per slice, as many as the input has",
+    }[lp.how]
+    return (f"{how}: the trace unrolled the loop{n} for the example input and runs exactly that many iterations for "
+            "every input — other sizes give wrong results or index errors")
+
+
+def parting_story(idx: SourceIndex | None, decide: int, nb: int | None, nv: int | None) -> str:
+    trace_next = line_ref(idx, nb) if nb else "the end of that code (the example's path stops here)"
+    eager_next = line_ref(idx, nv) if nv else "the end of that code"
+    return (f"Eager takes another path at {line_ref(idx, decide)}: it goes on with {eager_next}, while the trace replays "
+            f"the example's path and goes on with {trace_next}.")
+
+
 # ---------------------------------------------------------------------- script failures
 
 _UNSUPPORTED_MODULES = ("numpy", "scipy", "pandas", "random", "time", "os", "sys", "PIL", "cv2", "sklearn",
@@ -1008,6 +1085,16 @@ _SCRIPT_EXPLANATIONS: tuple[tuple[str, str, str], ...] = (
      "(a closure)", "move the inner function to module level (or make it a method) and pass what it needs as arguments"),
     (r"type hint for result of tolist|Expected type hint", "TorchScript needs the static type of this value",
      "annotate it, e.g. `values: List[float] = x.tolist()` (better: keep the values as a tensor)"),
+    (r"global variables aren't supported", "TorchScript does not support the `global` statement (functions cannot "
+     "change module-level variables)", "return the new value instead, or keep it in a registered buffer of a module"),
+    (r"cannot be used as a tuple", "TorchScript cannot unpack a tensor like a tuple (`a, b = x`)",
+     "index explicitly (`a, b = x[0], x[1]`) or use `x.unbind(0)`"),
+    (r"unsupported index type", "TorchScript indexes tensors only with ints, slices, tensors or None; this index is a "
+     "Python number of another type", "convert it with `int(...)`, or keep it as a tensor and use `x.index_select`/`x[idx]`"),
+    (r"'(\w+)(?: \(inferred\))?' object has no attribute or method '(\w+)'",
+     "TorchScript's {0} type has no method or attribute `{1}`",
+     "use the equivalent TorchScript op (e.g. `.to(torch.bool)` for `.bool()`, torch functions instead of numpy), or "
+     "move the call into a @torch.jit.ignore helper"),
     (r"cannot be used as a value|closed over global|attribute lookup is not defined on python value", "this line reads a global (or attribute) holding a Python object "
      "that TorchScript cannot use as a value (a dict, list, module or object)",
      "pass it in as an argument, store it on the module as an attribute (mark constants with `Final` or `__constants__`), "
@@ -1036,8 +1123,9 @@ _SCRIPT_EXPLANATIONS: tuple[tuple[str, str, str], ...] = (
 def explain_script_failure(message: str) -> tuple[str, str]:
     """``(plain explanation, fix)`` for TorchScript's ``message``."""
     for pattern, what, fix in _SCRIPT_EXPLANATIONS:
-        if re.search(pattern, message):
-            return what, fix
+        m = re.search(pattern, message)
+        if m:
+            return what.format(*m.groups()), fix
     return ("TorchScript cannot compile this line (the code uses Python that is outside the TorchScript subset)",
             "rewrite it with torch operations and type annotations, decorate the Python-only helper with "
             "@torch.jit.ignore (or @torch.jit.unused), or use torch.jit.trace for this part")
@@ -1093,15 +1181,3 @@ def locate_script_failure(message: str, source: str, *, entry: str, entry_line: 
         return None
     candidates.sort(key=lambda c: (c[0], c[1]))
     return candidates[0][1]
-
-
-def describe_module_names(obj: Any) -> set[str]:
-    """Class names of ``obj`` and its submodules (for :func:`locate_script_failure`)."""
-    try:
-        import torch
-
-        if isinstance(obj, torch.nn.Module):
-            return {type(m).__name__ for m in obj.modules()}
-    except Exception:  # pragma: no cover - torch always importable here
-        pass
-    return set()

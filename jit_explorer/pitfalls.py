@@ -30,7 +30,6 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -45,7 +44,7 @@ __all__ = ["Context", "Check", "REGISTRY", "register", "detect", "classify_trace
 #: wall-clock seconds the dynamic checks may spend on one entry (env ``JX_PITFALL_BUDGET_S``)
 DYNAMIC_BUDGET_S = float(os.environ.get("JX_PITFALL_BUDGET_S", "2.0"))
 #: an eager call slower than this skips the variant runs (a big model: the budget would buy nothing)
-SLOW_CALL_S = 0.5
+SLOW_CALL_S = 0.1
 
 
 @dataclass
@@ -150,10 +149,12 @@ def _tracing(ctx: Context) -> bool:
 
 
 def _text(idx: st.SourceIndex | None, line: int | None) -> str:
-    t = idx.text(line) if idx is not None else ""
-    if len(t) > 80:
-        t = t[:77] + "..."
-    return f"line {line} `{t}`" if t else f"line {line}"
+    return st.line_ref(idx, line)
+
+
+def _lines(ctx: Context) -> list[int]:
+    run = _eager(ctx)
+    return run.lines if run is not None else []
 
 
 def _script_hint(ctx: Context) -> str:
@@ -179,68 +180,6 @@ def _kind_at(idx: st.SourceIndex | None, line: int | None, fallback: str) -> str
 
 def _pit(kind: str, severity: str, line: int | None, message: str, fix: str, evidence: str, mode: str = "trace") -> Pitfall:
     return Pitfall(kind=kind, mode=mode, severity=severity, line=line, message=message, fix=fix, evidence=evidence)
-
-
-def _branch_story(ctx: Context, idx: st.SourceIndex, d: st.Decision) -> str:
-    """What the trace recorded for a decision, from the eager run's executed lines."""
-    run = _eager(ctx)
-    lines = run.lines if run is not None else []
-    test = ast.unparse(d.test)
-    about = {st.Cat.S: "the input's shape", st.Cat.M: "the input's dtype/device"}.get(d.cat, "a tensor's values")
-    if d.what == "assert" or d.guard:
-        return (f"`{test}` is checked in Python from {about}; the trace does not record the check, so the traced "
-                "model never performs it")
-    node = d.node
-    if isinstance(node, ast.If) and d.line in lines:
-        k = lines.index(d.line)
-        nxt = lines[k + 1] if k + 1 < len(lines) else None
-        body = range(node.body[0].lineno, (node.body[-1].end_lineno or node.body[0].lineno) + 1)
-        other = node.orelse[0].lineno if node.orelse else _next_stmt_line(idx, node)
-        taken = nxt in body if nxt is not None else None
-        if taken is True:
-            alt = f"; where it is False the trace still runs {_text(idx, nxt)} instead of {_text(idx, other)}" if other else ""
-            return (f"`if {test}:` is decided in Python from {about}. The trace records only the path the example "
-                    f"input took (the condition was True: it runs {_text(idx, nxt)}) and replays it for every input{alt}")
-        if taken is False:
-            first = node.body[0].lineno
-            return (f"`if {test}:` is decided in Python from {about}. The trace records only the path the example "
-                    f"input took (the condition was False, so it skips {_text(idx, first)}) and replays it for every "
-                    f"input; where it is True the traced model still skips that branch")
-    if isinstance(node, ast.While) and d.line in lines:
-        n = max(0, lines.count(d.line) - 1)
-        return (f"`while {test}:` is decided in Python from {about}: the trace unrolled the loop {n} time(s) for "
-                "the example input and runs exactly that many iterations for every input")
-    what = {"ternary": "the conditional expression", "comprehension": "the comprehension's `if`"}.get(d.what, "`if`")
-    return (f"{what} `{test}` is decided in Python from {about}; the trace keeps the outcome it had for the example "
-            "input and applies it to every input")
-
-
-def _next_stmt_line(idx: st.SourceIndex, node: ast.stmt) -> int | None:
-    parent = idx.parents.get(node)
-    for attr in ("body", "orelse", "finalbody"):
-        seq = getattr(parent, attr, None)
-        if isinstance(seq, list) and node in seq:
-            i = seq.index(node)
-            return seq[i + 1].lineno if i + 1 < len(seq) else None
-    return None
-
-
-def _loop_story(ctx: Context, idx: st.SourceIndex, lp: st.Loop) -> str:
-    run = _eager(ctx)
-    lines = run.lines if run is not None else []
-    n = ""
-    if isinstance(lp.node, (ast.For, ast.AsyncFor)) and lp.node.body:
-        count = lines.count(lp.node.body[0].lineno)
-        if count:
-            n = f" {count} time(s)"
-    how = {
-        "range-shape": f"`{lp.text}` takes its length from the input's shape",
-        "range-len": f"`{lp.text}` takes its length from len() of a tensor",
-        "tensor": f"`for ... in {lp.text}` iterates over a tensor in Python",
-        "split": f"`{lp.text}` makes one Python tensor per slice, as many as the input has",
-    }[lp.how]
-    return (f"{how}: the trace unrolled the loop{n} for the example input and runs exactly that many iterations for "
-            "every input — other sizes give wrong results or index errors")
 
 
 # --------------------------------------------------------------------------- 1. tracer warnings
@@ -291,7 +230,7 @@ def _refine_warning(ctx: Context, kind: str, line: int) -> tuple[str, str, str |
         if decs:
             d = decs[0]
             k = _kind_at(idx, line, kind)
-            return k, "info" if d.guard else "warning", _branch_story(ctx, idx, d)
+            return k, "info" if d.guard else "warning", st.branch_story(idx, d, _lines(ctx))
         if idx.is_assert(line) or idx.guard_at(line):
             return kind, "info", None
         cats = idx.line_cats(line)
@@ -323,7 +262,7 @@ def _refine_warning(ctx: Context, kind: str, line: int) -> tuple[str, str, str |
     if kind == "tensor-iteration":
         if any(lp.line == line for lp in a.loops):
             lp = next(lp for lp in a.loops if lp.line == line)
-            return _kind_at(idx, line, kind), "warning", _loop_story(ctx, idx, lp)
+            return _kind_at(idx, line, kind), "warning", st.loop_story(idx, lp, _lines(ctx))
         if "len(" in idx.text(line) and not idx.decisions_at(line):
             return kind, "info", ("len() of a tensor gives its first size as a Python int; the trace stores the "
                                   "example's size as a constant (use `x.size(0)` in tensor arithmetic instead)")
@@ -344,7 +283,7 @@ def tracer_warnings(ctx: Context) -> Iterable[Pitfall]:
                        "tracer-warning")
             continue
         idx = _index(ctx)
-        if idx is not None and idx.tree is not None and not idx.has_construct(kind, w.line):
+        if getattr(w, "internal", False) or (idx is not None and idx.tree is not None and not idx.has_construct(kind, w.line)):
             yield _pit(kind, "info", w.line,
                        f"{_text(idx, w.line)} calls library code that raised this TracerWarning inside it ({what}); "
                        f"check that the call behaves the same for other inputs. TracerWarning: {_first_line(w.message)}",
@@ -388,7 +327,7 @@ def python_decisions(ctx: Context) -> Iterable[Pitfall]:
     for d in idx.analysis().decisions:
         kind = _kind_at(idx, d.line, "tensor-to-bool")
         severity = "info" if d.guard else "warning"
-        yield _pit(kind, severity, d.line, _branch_story(ctx, idx, d), _FIX[kind] + _script_hint(ctx), "static")
+        yield _pit(kind, severity, d.line, st.branch_story(idx, d, _lines(ctx)), _FIX[kind] + _script_hint(ctx), "static")
 
 
 @register("python-loops")
@@ -402,7 +341,7 @@ def python_loops(ctx: Context) -> Iterable[Pitfall]:
         fix = _FIX["tensor-iteration"] if kind == "tensor-iteration" else (
             "vectorize over that dimension instead of looping in Python, or torch.jit.script this function so the "
             "loop stays a loop (prim::Loop)")
-        yield _pit(kind, "warning", lp.line, _loop_story(ctx, idx, lp), fix + _script_hint(ctx), "static")
+        yield _pit(kind, "warning", lp.line, st.loop_story(idx, lp, _lines(ctx)), fix + _script_hint(ctx), "static")
 
 
 @register("python-numbers")
@@ -448,7 +387,7 @@ def side_effects(ctx: Context) -> Iterable[Pitfall]:
     if idx is None:
         return
     a = idx.analysis()
-    for s in a.side_effects:
+    for s in _side_effects(ctx, idx):
         owner = "an attribute of the module (`self`)" if s.what == "self" else "a module-level global"
         yield _pit("python-side-effect", "warning", s.line,
                    f"`{idx.text(s.line)}` changes {owner} in Python; the trace does not record it, so the traced model "
@@ -568,6 +507,20 @@ def trace_vs_script(ctx: Context) -> Iterable[Pitfall]:
 # --------------------------------------------------------------------------- 3. dynamic evidence
 
 
+def _inplace_tensor_update(ctx: Context, site: st.Site) -> bool:
+    """``self.buf += 1`` on a tensor attribute is an in-place op the trace records: not a Python side effect."""
+    m = re.fullmatch(r"self\.(\w+)", site.text)
+    if site.extra != "aug" or m is None or not isinstance(ctx.obj, torch.nn.Module):
+        return False
+    cls = site.func.split(".")[0]
+    return any(type(mod).__name__ == cls and isinstance(getattr(mod, m.group(1), None), torch.Tensor)
+               for mod in ctx.obj.modules())
+
+
+def _side_effects(ctx: Context, idx: st.SourceIndex) -> list[st.Site]:
+    return [s for s in idx.analysis().side_effects if not _inplace_tensor_update(ctx, s)]
+
+
 def _param_names(obj: Any) -> list[str]:
     target = obj.forward if isinstance(obj, torch.nn.Module) else obj
     try:
@@ -611,13 +564,6 @@ def _candidates(ctx: Context, idx: st.SourceIndex | None, run: dyn.EagerRun, var
     return picked
 
 
-def _story_of_parting(idx: st.SourceIndex | None, decide: int, nb: int | None, nv: int | None) -> str:
-    trace_next = _text(idx, nb) if nb else "the end of that code (the example's path stops here)"
-    eager_next = _text(idx, nv) if nv else "the end of that code"
-    return (f"Eager takes another path at {_text(idx, decide)}: it goes on with {eager_next}, while the trace replays "
-            f"the example's path and goes on with {trace_next}.")
-
-
 @register("stateful")
 def stateful(ctx: Context) -> Iterable[Pitfall]:
     """Call eager twice with the same input: if it changes (Python state, Python randomness) the frozen trace is wrong."""
@@ -650,13 +596,13 @@ def stateful(ctx: Context) -> Iterable[Pitfall]:
     emitted = False
     if decide is not None:
         kind = "python-side-effect"
-        if a is not None and a.random_calls and not a.side_effects:
+        if a is not None and idx is not None and a.random_calls and not _side_effects(ctx, idx):
             kind = "nondeterministic"
         emitted = True
         yield _pit(kind, "error", decide, f"{_text(idx, decide)} decides on Python state that changes between calls. "
-                   f"{proof} {_story_of_parting(idx, decide, nb, nv)}", _FIX[kind], "divergence")
-    if a is not None:
-        for s in a.side_effects:
+                   f"{proof} {st.parting_story(idx, decide, nb, nv)}", _FIX[kind], "divergence")
+    if a is not None and idx is not None:
+        for s in _side_effects(ctx, idx):
             emitted = True
             yield _pit("python-side-effect", "error", s.line,
                        f"`{idx.text(s.line)}` changes Python state on every call; the trace does not record it. {proof}",
@@ -692,6 +638,9 @@ def divergence(ctx: Context) -> Iterable[Pitfall]:
         diff = f"the trace fails: {te}" if te is not None else dyn.compare(eo, to)
         if diff is None:
             continue
+        again, _ = dyn.call_quietly(ctx.obj, v.args)
+        if dyn.compare(eo, again) is not None:
+            continue  # eager itself changes between calls on this input (Python state): not evidence about the trace
         run = dyn.instrumented_call(ctx.obj, v.args, ctx.user_file)
         decide, nb, nv = dyn.parting(base.lines, run.lines) if run.ok else (None, None, None)
         proof = f"Proven by running both: for {v.label}, eager and the traced model disagree ({diff})."
@@ -705,14 +654,14 @@ def divergence(ctx: Context) -> Iterable[Pitfall]:
                 kind, line = cands[0]
                 if line not in reported:
                     reported.add(line)
-                    yield _pit(kind, "error", line, f"{proof} {_story_of_parting(idx, decide, nb, nv)} That path follows "
+                    yield _pit(kind, "error", line, f"{proof} {st.parting_story(idx, decide, nb, nv)} That path follows "
                                f"from a value frozen into the trace at {_text(idx, line)}.", _FIX[kind], "divergence")
                 continue
             kind = kind or fallback
             if decide in reported:
                 continue
             reported.add(decide)
-            yield _pit(kind, "error", decide, f"{proof} {_story_of_parting(idx, decide, nb, nv)}",
+            yield _pit(kind, "error", decide, f"{proof} {st.parting_story(idx, decide, nb, nv)}",
                        _FIX[kind] + _script_hint(ctx), "divergence")
             continue
         if cands:
