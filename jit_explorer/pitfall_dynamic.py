@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -108,7 +109,9 @@ def call_quietly(fn: Callable[..., Any], args: tuple[Any, ...], *, seed: int = 0
         with _quiet(), torch.no_grad():
             torch.manual_seed(seed)
             if jit:
-                with torch.jit.optimized_execution(False):
+                from .convert import jit_lock
+
+                with jit_lock, torch.jit.optimized_execution(False):  # a process-wide flag: hold the JIT's lock
                     return fn(*clone_args(args)), None
             return fn(*clone_args(args)), None
     except Exception as e:  # noqa: BLE001 - any failure is a result here
@@ -156,8 +159,10 @@ def instrumented_call(fn: Callable[..., Any], args: tuple[Any, ...], user_file: 
                 rec[name] = cat
         return local
 
-    def pre_hook(module: torch.nn.Module, inputs: Any) -> None:
-        if module.training and isinstance(module, _TRAIN_SENSITIVE):
+    me = threading.get_ident()
+
+    def pre_hook(module: torch.nn.Module, inputs: Any) -> None:  # global hook: keep only this thread's calls
+        if module.training and isinstance(module, _TRAIN_SENSITIVE) and threading.get_ident() == me:
             run.train_modules.append((type(module).__name__, _user_line(user_file)))
 
     handle = torch.nn.modules.module.register_module_forward_pre_hook(pre_hook)

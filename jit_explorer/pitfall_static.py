@@ -689,7 +689,8 @@ class SourceIndex:
             if any(_is_len_of_tensor(a, self, env) for a in inner.args):
                 return Loop(line, node, "range-len", text, f.qualname)
             if Cat.S in cats:
-                return Loop(line, node, "range-shape", text, f.qualname)
+                rank = all(_rank_only(a) for a, c in zip(inner.args, cats) if c == Cat.S)
+                return Loop(line, node, "range-rank" if rank else "range-shape", text, f.qualname)
             return None
         c = self.cat(inner, env)
         if c == Cat.T:
@@ -759,7 +760,7 @@ class SourceIndex:
         # python numbers from tensors
         if isinstance(fn, ast.Attribute) and fn.attr in ("item", "tolist") and self.cat(fn.value, env) == Cat.T:
             out.conversions.append(Site(line, node, fn.attr, text, Cat.N, f.qualname))
-        elif isinstance(fn, ast.Name) and fn.id in ("int", "float", "bool") and node.args:
+        elif isinstance(fn, ast.Name) and fn.id in ("int", "float") and node.args:
             c = self.cat(node.args[0], env)
             if c in (Cat.T, Cat.S):
                 out.conversions.append(Site(line, node, fn.id, text, Cat.N if c == Cat.T else Cat.S, f.qualname))
@@ -936,6 +937,29 @@ def _is_len_of_tensor(e: ast.expr, idx: SourceIndex, env: dict[str, str]) -> boo
     return False
 
 
+def _rank_only(e: ast.expr) -> bool:
+    """Whether a size expression only reads the number of dimensions (``x.dim()``, ``x.ndim``, ``len(x.shape)``)."""
+    rank = sizes = False
+    for n in ast.walk(e):
+        if isinstance(n, ast.Attribute) and n.attr in ("ndim",):
+            rank = True
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("dim", "ndimension"):
+            rank = True
+        elif _is_call_to(n, "len") and n.args and isinstance(n.args[0], ast.Attribute) and n.args[0].attr == "shape":
+            rank = True
+        elif isinstance(n, ast.Attribute) and n.attr == "shape" and not _inside_len(n, e):
+            sizes = True
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("size", "numel", "stride"):
+            sizes = True
+        elif _is_call_to(n, "len") and not (n.args and isinstance(n.args[0], ast.Attribute) and n.args[0].attr == "shape"):
+            sizes = True
+    return rank and not sizes
+
+
+def _inside_len(node: ast.AST, root: ast.expr) -> bool:
+    return any(_is_call_to(n, "len") and n.args and n.args[0] is node for n in ast.walk(root))
+
+
 def _tracing_test(test: ast.expr, idx: SourceIndex) -> bool | None:
     """True when ``test`` is true while tracing (``is_tracing()``), False when false (``is_scripting()``...)."""
     neg = False
@@ -1045,6 +1069,7 @@ def loop_story(idx: SourceIndex, lp: Loop, lines: list[int]) -> str:
             n = f" {count} time(s)"
     how = {
         "range-shape": f"`{lp.text}` takes its length from the input's shape",
+        "range-rank": f"`{lp.text}` takes its length from the input's number of dimensions",
         "range-len": f"`{lp.text}` takes its length from len() of a tensor",
         "tensor": f"`for ... in {lp.text}` iterates over a tensor in Python",
         "split": f"`{lp.text}` makes one Python tensor per slice, as many as the input has",
@@ -1072,6 +1097,9 @@ _SCRIPT_EXPLANATIONS: tuple[tuple[str, str, str], ...] = (
      "use the torch equivalent (e.g. `torch.exp` for `np.exp`, `t.clamp` for `np.clip`), or move the numpy code into "
      "a function decorated with @torch.jit.ignore (it then runs in Python and the model cannot be saved without Python); "
      "or use torch.jit.trace for this part"),
+    (r"undefined Tensor", "a parameter that defaults to None has no type annotation, so TorchScript types it as "
+     "Tensor: `x is not None` is then always true and the scripted code runs on an undefined tensor",
+     "annotate the parameter: `mask: Optional[torch.Tensor] = None`"),
     (r"Lambda", "TorchScript cannot compile lambdas", "replace the lambda with a named function (a `def` at module level or a "
      "method), or with the operation itself"),
     (r"variable number of arguments|keyword-only arguments", "TorchScript cannot compile functions with *args / **kwargs "
@@ -1105,6 +1133,9 @@ _SCRIPT_EXPLANATIONS: tuple[tuple[str, str, str], ...] = (
     (r"Expected a value of type .* for argument|inferred|was not annotated",
      "an argument has no type annotation, so TorchScript assumed `Tensor`, but a different type is passed here",
      "annotate the parameter with its type (e.g. `k: int`, `scale: float`, `mask: Optional[Tensor]`)"),
+    (r"Can't get source for", "this line calls a function or class TorchScript cannot read the source of (a C "
+     "builtin or a library function outside torch)", "use a torch operation instead, or move the call into a function "
+     "decorated with @torch.jit.ignore"),
     (r"Python builtin .* is currently not supported|is not supported in Torchscript|Unknown builtin op|Python type",
      "this line calls a Python builtin or library function that TorchScript does not know",
      "use a torch operation instead, or move the call into a function decorated with @torch.jit.ignore"),
@@ -1152,6 +1183,11 @@ def locate_script_failure(message: str, source: str, *, entry: str, entry_line: 
     candidates: list[tuple[int, int, str]] = []  # (priority, line, what)
     for f in funcs:
         args = f.node.args
+        if "undefined Tensor" in message:
+            positional = args.posonlyargs + args.args
+            for a, d in zip(positional[len(positional) - len(args.defaults):], args.defaults):
+                if a.annotation is None and isinstance(d, ast.Constant) and d.value is None:
+                    candidates.append((0, f.node.lineno, "untyped-none"))
         if args.vararg or args.kwarg:
             candidates.append((1 if re.search("variable number", message) else 5, f.node.lineno, "varargs"))
         for node in ast.walk(f.node):

@@ -164,18 +164,20 @@ def _script_hint(ctx: Context) -> str:
     return ""
 
 
-def _kind_at(idx: st.SourceIndex | None, line: int | None, fallback: str) -> str:
-    """The kind that the source says a decision/loop on ``line`` is (one kind per line for all checks)."""
+def _kind_at(idx: st.SourceIndex | None, line: int | None, fallback: str, *, prefer: str = "decision") -> str:
+    """The kind that the source says a decision/loop on ``line`` is (the same kind for all checks)."""
     if idx is None or line is None:
         return fallback
     a = idx.analysis()
-    for d in a.decisions:
-        if d.line == line:
-            return "tensor-to-bool" if d.cat in (st.Cat.T, st.Cat.N, st.Cat.TL) else "shape-specialization"
-    for lp in a.loops:
-        if lp.line == line:
-            return "tensor-iteration" if lp.how in ("tensor", "range-len") else "shape-specialization"
-    return fallback
+    decision = next(("tensor-to-bool" if d.cat in (st.Cat.T, st.Cat.N, st.Cat.TL) else "shape-specialization"
+                     for d in a.decisions if d.line == line), None)
+    loop = next((_loop_kind(lp) for lp in a.loops if lp.line == line), None)
+    first, second = (loop, decision) if prefer == "loop" else (decision, loop)
+    return first or second or fallback
+
+
+def _loop_kind(lp: st.Loop) -> str:
+    return "tensor-iteration" if lp.how in ("tensor", "range-len") else "shape-specialization"
 
 
 def _pit(kind: str, severity: str, line: int | None, message: str, fix: str, evidence: str, mode: str = "trace") -> Pitfall:
@@ -225,6 +227,11 @@ def _refine_warning(ctx: Context, kind: str, line: int) -> tuple[str, str, str |
     if idx is None or idx.tree is None:
         return kind, "warning", None
     a = idx.analysis()
+    if kind in ("tensor-to-bool", "tensor-to-number") and idx.line_cats(line) <= {st.Cat.C} and not any(
+            d.line == line for d in a.decisions) and not idx.is_assert(line):
+        return kind, "info", ("the value converted here depends only on the module's parameters/buffers or on "
+                              "constants, not on the input: the trace freezes it, which is right until the weights change "
+                              "(re-trace after changing them)")
     if kind == "tensor-to-bool":
         decs = [d for d in a.decisions if d.line == line]
         if decs:
@@ -262,7 +269,7 @@ def _refine_warning(ctx: Context, kind: str, line: int) -> tuple[str, str, str |
     if kind == "tensor-iteration":
         if any(lp.line == line for lp in a.loops):
             lp = next(lp for lp in a.loops if lp.line == line)
-            return _kind_at(idx, line, kind), "warning", st.loop_story(idx, lp, _lines(ctx))
+            return _loop_kind(lp), "info" if lp.how == "range-rank" else "warning", st.loop_story(idx, lp, _lines(ctx))
         if "len(" in idx.text(line) and not idx.decisions_at(line):
             return kind, "info", ("len() of a tensor gives its first size as a Python int; the trace stores the "
                                   "example's size as a constant (use `x.size(0)` in tensor arithmetic instead)")
@@ -337,11 +344,12 @@ def python_loops(ctx: Context) -> Iterable[Pitfall]:
     if idx is None:
         return
     for lp in idx.analysis().loops:
-        kind = "tensor-iteration" if lp.how in ("tensor", "range-len") else "shape-specialization"
+        kind = _loop_kind(lp)
         fix = _FIX["tensor-iteration"] if kind == "tensor-iteration" else (
             "vectorize over that dimension instead of looping in Python, or torch.jit.script this function so the "
             "loop stays a loop (prim::Loop)")
-        yield _pit(kind, "warning", lp.line, st.loop_story(idx, lp, _lines(ctx)), fix + _script_hint(ctx), "static")
+        severity = "info" if lp.how == "range-rank" else "warning"  # the rank is fixed for most models
+        yield _pit(kind, severity, lp.line, st.loop_story(idx, lp, _lines(ctx)), fix + _script_hint(ctx), "static")
 
 
 @register("python-numbers")
@@ -494,8 +502,13 @@ def trace_vs_script(ctx: Context) -> Iterable[Pitfall]:
         default = "tensor-to-bool" if f.depends == "value" else "shape-specialization"
         if isinstance(stmt, (ast.For, ast.AsyncFor)) and f.node == "prim::Loop":
             default = "tensor-iteration" if f.depends == "value" else "shape-specialization"
-        kind = _kind_at(idx, f.line, default)
+        kind = _kind_at(idx, f.line, default, prefer="loop" if f.node == "prim::Loop" else "decision")
         guard = idx is not None and idx.guard_at(f.line)
+        if idx is not None and f.depends == "shape" and _kind_at(idx, f.line, "") == "":
+            guard = True  # no Python decision or loop on an input's shape here (e.g. `list(range(x.dim()))`): advisory
+        if f.node == "prim::Loop" and idx is not None and any(
+                lp.line == f.line and lp.how == "range-rank" for lp in idx.analysis().loops):
+            guard = True  # a loop over the number of dimensions: advisory
         on = "a tensor's values" if f.depends == "value" else "the input's shape/dtype"
         yield _pit(kind, "info" if guard else "warning", f.line,
                    f"torch.jit.script keeps {_text(idx, f.line)} as real control flow ({f.node}, decided by {on} at "
