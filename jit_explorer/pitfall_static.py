@@ -15,8 +15,8 @@ keeps ``if self.use_bias:``, ``range(3)`` or ``x.view(x.size(0), -1)`` quiet.
 Example::
 
     >>> idx = SourceIndex("def f(x):\\n    if x.dim() == 3:\\n        x = x[0]\\n    return x\\n")
-    >>> [(d.line, d.cat) for d in idx.analysis().decisions]
-    [(2, 'M')]
+    >>> [(d.line, d.cat, d.what) for d in idx.analysis(entry="f").decisions]
+    [(2, 'S', 'if')]
 """
 
 from __future__ import annotations

@@ -17,6 +17,12 @@ from jit_explorer.convert import convert
 from jit_explorer.report import PITFALL_KINDS, Analysis, Pitfall
 
 
+@pytest.fixture(autouse=True)
+def _checks_raise(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crashing check fails the test here (in production it is skipped so the others still report)."""
+    monkeypatch.setenv("JX_PITFALL_DEBUG", "1")
+
+
 def _src(source: str) -> str:
     return textwrap.dedent(source).lstrip("\n")
 
