@@ -7,18 +7,28 @@ the page. Library errors become ``gr.Error`` here and nowhere else.
 
 from __future__ import annotations
 
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import torch
 
-from jit_explorer import sandbox, snippet, zoo
+from jit_explorer import bench, sandbox, snippet, zoo
 from jit_explorer.analysis import analyze_model, failed
-from jit_explorer.convert import MODES
+from jit_explorer.convert import MODES, convert
 from jit_explorer.errors import JitExplorerError, SnippetError
 
-from . import render
+from . import render, share, spaces_shim
 
-__all__ = ["convert_model", "analyze_code", "ui_convert", "ui_analyze", "ui_entries", "model_choices"]
+__all__ = [
+    "convert_model", "analyze_code", "benchmark", "save_artifact",
+    "ui_convert", "ui_analyze", "ui_entries", "ui_benchmark", "ui_bench_modes", "ui_download",
+    "ui_share_token", "ui_restore", "model_choices", "convert_devices", "cuda_available", "bench_devices", "BENCH_UI_BUDGET_S",
+]
 
 
 def _check_mode(mode: str) -> str:
@@ -88,10 +98,206 @@ def ui_analyze(source: str, entry: str, inputs: str, mode: str, progress: gr.Pro
             render.source_html(source, report), report]
 
 
-def ui_entries(source: str) -> Any:
-    """Refill the entry dropdown from the source (static parse only: nothing runs)."""
+def ui_entries(source: str, current: str = "") -> Any:
+    """Refill the entry dropdown from the source (static parse only: nothing runs); keep ``current`` if it is still there."""
     try:
         names = snippet.parse_source(source or "").names()
     except SnippetError:
         return gr.update()
-    return gr.update(choices=names, value=names[0] if names else None)
+    return gr.update(choices=names, value=current if current in names else (names[0] if names else None))
+
+
+# --------------------------------------------------------------------------- benchmark
+
+#: one benchmark per device at a time, whichever door it came through (UI or API).
+#: A resource lock, not per-user data.
+_DEVICE_LOCKS: dict[str, threading.Lock] = {"cpu": threading.Lock(), "cuda": threading.Lock()}
+BENCH_UI_BUDGET_S = 2.0
+"""The UI's default seconds of timed calls per mode (the API uses the library's default)."""
+
+
+def convert_devices() -> list[str]:
+    """The devices the Model tab offers (ZeroGPU has no GPU outside ``@spaces.GPU`` calls)."""
+    return ["cpu", "cuda"] if torch.cuda.is_available() and not spaces_shim.ZERO_GPU else ["cpu"]
+
+
+def cuda_available() -> bool:
+    """Whether CUDA benchmarks can run here (a GPU, or a ZeroGPU Space that attaches one per call)."""
+    return spaces_shim.ZERO_GPU or torch.cuda.is_available()
+
+
+def bench_devices() -> list[str]:
+    """The devices the Benchmark tab offers."""
+    return ["cpu", "cuda"] if cuda_available() else ["cpu"]
+
+
+def _bench_here(model: str, device: str, modes: list[str] | None, threads: int, budget_s: float,
+                progress: Callable[[str, float], None] | None) -> dict[str, Any]:
+    report = bench.benchmark(model, device=device, modes=modes, threads=threads, budget_s=budget_s, progress=progress)
+    return report.to_dict()
+
+
+@spaces_shim.gpu(duration=240)
+def _bench_gpu(model: str, modes: list[str] | None, threads: int, budget_s: float,
+               progress: Callable[[str, float], None] | None = None) -> dict[str, Any]:
+    """The CUDA path; on a ZeroGPU Space this runs in the process that holds the GPU."""
+    return _bench_here(model, "cuda", modes, threads, budget_s, progress)
+
+
+def _check_bench_args(model: str, device: str, modes: Sequence[str] | None, threads: Any) -> tuple[str, list[str] | None, int]:
+    device = (device or "cpu").strip().lower()
+    if device not in ("cpu", "cuda"):
+        raise gr.Error(f"unknown device {device!r}: use 'cpu' or 'cuda'")
+    if device == "cuda" and not cuda_available():
+        raise gr.Error("CUDA is not available on this server (torch.cuda.is_available() is False): "
+                       "benchmark on 'cpu', or run the app on a machine or Space with a GPU")
+    try:
+        zoo.spec(model)
+    except JitExplorerError as e:
+        raise gr.Error(str(e)) from None
+    if isinstance(threads, float) and threads.is_integer():
+        threads = int(threads)
+    if threads is None:
+        threads = 0
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        raise gr.Error(f"threads must be a whole number >= 0 (0: all usable cores), got {threads!r}")
+    chosen = [m for m in (modes or []) if m]
+    return device, (chosen or None), threads
+
+
+def _run_benchmark(model: str, device: str, modes: list[str] | None, threads: int, *, budget_s: float,
+                   progress: Callable[[str, float], None] | None) -> dict[str, Any]:
+    lock = _DEVICE_LOCKS[device]
+    if not lock.acquire(blocking=False):
+        if progress:
+            progress(f"waiting for the benchmark running on {device} to finish", 0.0)
+        lock.acquire()
+    try:
+        if device == "cuda":
+            # a progress callback cannot cross into ZeroGPU's GPU process
+            return _bench_gpu(model, modes, threads, budget_s, None if spaces_shim.ZERO_GPU else progress)
+        return _bench_here(model, device, modes, threads, budget_s, progress)
+    except JitExplorerError as e:
+        raise gr.Error(str(e)) from None
+    finally:
+        lock.release()
+
+
+def benchmark(model: str, device: str = "cpu", modes: list[str] | None = None, threads: int = 0) -> dict[str, Any]:
+    """Benchmark a zoo model: eager vs TorchScript vs torch.compile vs ONNX Runtime, on cpu or cuda.
+
+    ``modes`` empty or None: every mode of the device; ``threads=0``: the cores this process may use.
+    Returns the benchmark object of DESIGN.md. Only one benchmark per device runs at a time.
+    """
+    device, chosen, threads = _check_bench_args(model, device, modes, threads)
+    return _run_benchmark(model, device, chosen, threads, budget_s=bench.DEFAULT_BUDGET_S, progress=None)
+
+
+def ui_bench_modes(device: str) -> Any:
+    """The mode checkboxes for ``device``: every mode that applies, all checked."""
+    modes = list(bench.default_modes(device or "cpu"))
+    return gr.update(choices=modes, value=modes)
+
+
+def ui_benchmark(model: str, device: str, modes: list[str], threads: float, budget_s: float,
+                 progress: gr.Progress = gr.Progress()) -> list[Any]:
+    """Benchmark tab: summary, bar chart, table, notes, the report."""
+    if not modes:
+        raise gr.Error("choose at least one mode to benchmark")
+    device, chosen, n = _check_bench_args(model, device, modes, threads)
+    budget = float(budget_s or BENCH_UI_BUDGET_S)
+
+    def report_progress(message: str, fraction: float) -> None:
+        progress(max(0.0, min(1.0, fraction)), desc=message)
+
+    report = _run_benchmark(model, device, chosen, n, budget_s=budget, progress=report_progress)
+    return [render.bench_summary_html(report), render.bench_chart_html(report), render.bench_table_html(report),
+            render.bench_notes_html(report), report]
+
+
+# --------------------------------------------------------------------------- TorchScript artifact
+
+
+def save_artifact(model: str, mode: str = "trace") -> str:
+    """Convert a zoo model on the CPU and ``torch.jit.save`` it; returns the path of the ``.pt`` file."""
+    if mode not in ("trace", "script"):
+        raise gr.Error(f"unknown mode {mode!r}: save 'trace' or 'script'")
+    try:
+        loaded = zoo.load(model)
+        conv = convert(loaded.module, loaded.inputs("cpu"), mode=mode, device="cpu")
+    except JitExplorerError as e:
+        raise gr.Error(str(e)) from None
+    compiled = conv.traced if mode == "trace" else conv.scripted
+    result = conv.trace if mode == "trace" else conv.script
+    if compiled is None:
+        reason = result.error.message if result is not None and result.error else "no module was produced"
+        raise gr.Error(f"torch.jit.{mode} failed for {model}, so there is nothing to save: {reason[:400]}")
+    out = Path(tempfile.mkdtemp(prefix="jx-artifact-")) / f"{model}_{mode}.pt"
+    torch.jit.save(compiled, str(out))
+    return str(out)
+
+
+def ui_download(model: str, mode: str, progress: gr.Progress = gr.Progress()) -> tuple[str, str]:
+    """Model tab: the saved ``.pt`` file and the LibTorch snippet that loads it."""
+    progress(0.2, desc=f"torch.jit.{mode} + torch.jit.save")
+    path = save_artifact(model, mode)
+    shapes = [(list(t.shape), str(t.dtype).removeprefix("torch.")) for t in zoo.example_inputs(model)
+              if isinstance(t, torch.Tensor)]
+    return path, render.libtorch_snippet(Path(path).name, shapes)
+
+
+# --------------------------------------------------------------------------- shareable links
+
+
+def ui_share_token(tab: str, model: str, mode: str, device: str, code: str, entry: str, inputs: str, pmode: str,
+                   bmodel: str, bdevice: str, bmodes: list[str], bthreads: float) -> str:
+    """The ``s`` token of the current view (the page's js turns it into a link)."""
+    view = {"tab": tab, "model": model, "mode": mode, "device": device, "code": code or "", "entry": entry or "",
+            "inputs": inputs or "", "pmode": pmode, "bmodel": bmodel, "bdevice": bdevice,
+            "bmodes": list(bmodes or []) if list(bmodes or []) != list(bench.default_modes(bdevice or "cpu")) else None,
+            "bthreads": int(bthreads or 0)}
+    if view["tab"] != "paste":  # keep links short: pasted code only travels with the Paste tab
+        view.update(code="", entry="", inputs="")
+    return share.encode(view)
+
+
+def ui_restore(request: gr.Request) -> list[Any]:
+    """On page load: restore the view of a shared link (``?s=``); nothing changes without one.
+
+    Returns updates for: tabs, tab state, model, mode, device, code, entry, inputs, paste mode,
+    bench model, bench device, bench modes, bench threads, model autorun, paste autorun.
+    """
+    token = ""
+    try:
+        token = dict(request.query_params).get(share.PARAM, "") if request is not None else ""
+    except Exception:  # noqa: BLE001 - a request without query parameters
+        token = ""
+    view = share.decode(token, models=zoo.names(), modes=bench.ALL_MODES) if token else None
+    if view is None:
+        return [gr.skip()] * 15
+    bdevice = view["bdevice"] if view["bdevice"] in bench_devices() else "cpu"
+    device = view["device"] if view["device"] in convert_devices() else "cpu"
+    applicable = list(bench.default_modes(bdevice))
+    bmodes = [m for m in (view["bmodes"] or applicable) if m in applicable] or applicable
+    names = _entry_names(view["code"])
+    entry = view["entry"] if view["entry"] in names else (names[0] if names else None)
+    nonce = uuid.uuid4().hex[:8]
+    tab = view["tab"]
+    return [
+        gr.update(selected=tab), tab,
+        view["model"], view["mode"], device,
+        view["code"] if tab == "paste" else gr.skip(),
+        gr.update(choices=names, value=entry) if tab == "paste" else gr.skip(),
+        view["inputs"] if tab == "paste" else gr.skip(),
+        view["pmode"],
+        view["bmodel"], gr.update(value=bdevice), gr.update(choices=applicable, value=bmodes), view["bthreads"],
+        nonce if tab == "model" else gr.skip(),
+        nonce if tab == "paste" else gr.skip(),
+    ]
+
+
+def _entry_names(source: str) -> list[str]:
+    try:
+        return snippet.parse_source(source or "").names()
+    except SnippetError:
+        return []

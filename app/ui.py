@@ -1,29 +1,83 @@
-"""The Gradio Blocks layout and event wiring (no torch logic here)."""
+"""The Gradio Blocks layout and event wiring (no torch logic here).
+
+Tabs: Start (trace vs script in three sentences, the blog's two models, a gallery of
+pitfall examples), Model, Paste code, Benchmark. A "Copy link" button packs the view
+into ``?s=`` (see :mod:`app.share`); opening such a link restores the view and re-runs
+the conversion or analysis it showed.
+
+Concurrency groups (the queue shows waiting users their place):
+``convert`` (1: the JIT is serialised anyway), ``sandbox`` (2 workers),
+``bench-cpu`` and ``bench-cuda`` (1 each: one benchmark per device), ``bench-api``
+(the API's own group; a per-device lock in the handler serialises it with the UI).
+A running benchmark never holds a slot that IR requests need.
+"""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from jit_explorer import highlight, zoo
+from jit_explorer import bench, highlight, zoo
 
 from . import handlers, render
 
-__all__ = ["build_demo", "CSS", "EXAMPLES"]
+__all__ = ["build_demo", "CSS", "EXAMPLES", "GALLERY", "launch_kwargs"]
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLES: dict[str, str] = {p.stem: p.read_text() for p in sorted((ASSETS / "examples").glob("*.py"))}
 DEFAULT_EXAMPLE = "branch_on_value"
 CSS = highlight.css() + "\n" + (ASSETS / "app.css").read_text()
 
-INTRO = """# JIT Explorer
-See what PyTorch's script mode does to your model. **`torch.jit.trace`** runs your model once and records
-the operations it saw — Python `if`s, loops and numbers are frozen into the graph. **`torch.jit.script`**
-compiles your Python source, so control flow survives, but only a subset of Python is accepted.
-Pick a model or paste code, read both IRs side by side, and see every tracing pitfall pinned to its line.
+#: (example file stem, card title, pitfall kind shown on the card); the Start tab's gallery.
+GALLERY: tuple[tuple[str, str, str], ...] = (
+    ("branch_on_value", "if on a tensor value", "tensor-to-bool"),
+    ("item_to_python", ".item() into Python", "tensor-to-number"),
+    ("loop_over_rows", "loop over x.size(0)", "shape-specialization"),
+    ("dim_check", "branch on x.dim()", "shape-specialization"),
+    ("tolist_rebuild", "tolist() round trip", "constant-tensor"),
+    ("call_counter", "self.calls += 1", "python-side-effect"),
+    ("python_random", "random.random()", "nondeterministic"),
+    ("dict_output", "dict output", "container-output"),
+    ("script_error_lambda", "lambda in forward", "script-error"),
+    ("clean_mlp", "a clean MLP", "no pitfalls"),
+)
+
+TITLE = "# ⚡ JIT Explorer"
+LANDING = """### What does PyTorch's script mode do to your model?
+**`torch.jit.trace`** runs your model once on an example input and records the tensor operations it saw,
+so Python `if`s, loops and numbers are frozen to what happened on that one input.
+**`torch.jit.script`** compiles your Python source instead, so control flow survives, but only a subset of Python is accepted.
+This tool shows both IRs side by side, pins every tracing pitfall to the line that causes it, and times eager vs
+TorchScript vs `torch.compile` vs ONNX Runtime honestly.
 """
+
+METHODOLOGY = """**How it is measured.** Each mode is converted and called once (*first call*: conversion, compilation and
+the first run, the one-off cost), warmed up (at least 3 more calls, which covers TorchScript's profiling runs), then
+all modes are timed in interleaved rounds with `torch.utils.benchmark.Timer` under `torch.inference_mode()`, the
+thread count set explicitly (on CUDA every call is synchronised). **median** is the typical latency, **p90** the
+slow tail, **IQR** the spread (small = stable). *speedup* is eager's median divided by the mode's. Every output is
+compared with eager (*max abs diff*): a fast but wrong mode is flagged, never praised. GFLOP/s counts FLOPs with
+`FlopCounterMode`; *% of peak* divides by an **estimate** of the device's peak. On a shared 2-vCPU Space other
+users' requests can disturb the numbers: the notes say when the machine was busy.
+"""
+
+CUDA_MISSING = ("CUDA is not available on this server (`torch.cuda.is_available()` is False), so only the CPU is "
+                "offered. Run the app on a machine with an NVIDIA GPU, or on a ZeroGPU Space, to benchmark on cuda.")
+
+_COPY_JS = """(token) => {
+  const url = new URL(window.location.href);
+  url.search = token ? "?s=" + token : "";
+  url.hash = "";
+  const link = url.toString();
+  try { window.history.replaceState(null, "", link); } catch (e) {}
+  try { if (navigator.clipboard) { navigator.clipboard.writeText(link).catch(() => {}); } } catch (e) {}
+  return link;
+}"""
+
+_PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 
 
 def _result_panes(prefix: str) -> list[gr.HTML]:
@@ -31,7 +85,7 @@ def _result_panes(prefix: str) -> list[gr.HTML]:
     panes: list[gr.HTML] = []
     with gr.Row(equal_height=False):
         for mode in ("trace", "script"):
-            with gr.Column(min_width=320):
+            with gr.Column(min_width=300):
                 gr.Markdown(f"### `torch.jit.{mode}`")
                 with gr.Tabs():
                     for label, key, _ in render.VIEWS:
@@ -41,35 +95,64 @@ def _result_panes(prefix: str) -> list[gr.HTML]:
     return panes
 
 
-def _model_tab() -> None:
+def _start_tab(c: dict[str, Any]) -> None:
+    gr.Markdown(LANDING, elem_id="landing")
+    with gr.Row(elem_classes=["jx-start-models"]):
+        c["start_resnet"] = gr.Button("ResNet-18 — vision, traces and scripts cleanly", variant="primary",
+                                      elem_id="start-resnet18")
+        c["start_bert"] = gr.Button("BERT-base — NLP, trace works, script fails", variant="primary",
+                                    elem_id="start-bert")
+    gr.Markdown("#### Tracing pitfalls, live — click one to analyse it now (nothing is cached)")
+    c["gallery"] = {}
+    with gr.Row(elem_classes=["jx-gallery"], elem_id="gallery"):
+        for name, title, kind in GALLERY:
+            if name in EXAMPLES:
+                c["gallery"][name] = gr.Button(f"{title} · {kind}", size="sm", elem_id=f"ex-{name}",
+                                               elem_classes=["jx-gallery-card"], min_width=150)
+    gr.HTML(render.deprecation_line(), elem_id="start-deprecation")
+
+
+def _model_tab(c: dict[str, Any]) -> None:
     with gr.Row():
-        model = gr.Dropdown(handlers.model_choices(), value="resnet18", label="Model", scale=3)
-        mode = gr.Radio(["both", "trace", "script"], value="both", label="Mode", scale=2)
-        device = gr.Radio(["cpu", "cuda"], value="cpu", label="Device", scale=1)
-        go = gr.Button("Convert", variant="primary", elem_id="convert-btn", scale=1)
-    desc = gr.Markdown(zoo.spec("resnet18").description, elem_id="model-desc")
+        c["model"] = gr.Dropdown(handlers.model_choices(), value="resnet18", label="Model", scale=3,
+                                 min_width=200, elem_id="model-pick")
+        c["mode"] = gr.Radio(["both", "trace", "script"], value="both", label="Mode", scale=2, min_width=200,
+                             elem_id="model-mode")
+        c["device"] = gr.Radio(handlers.convert_devices(), value="cpu", label="Device", scale=1, min_width=120,
+                               elem_id="model-device")
+        c["convert"] = gr.Button("Convert", variant="primary", elem_id="convert-btn", scale=1, min_width=120)
+    c["desc"] = gr.Markdown(zoo.spec("resnet18").description, elem_id="model-desc")
     notice = gr.HTML(elem_id="model-notice")
     pitfalls = gr.HTML(elem_id="model-pitfalls")
     warns = gr.HTML(elem_id="model-warnings")
     panes = _result_panes("m")
     report = gr.JSON(visible=False)
-    model.change(lambda n: zoo.spec(n).description, model, desc, api_visibility="private", queue=False)
-    go.click(handlers.ui_convert, [model, mode, device], [notice, *panes, pitfalls, warns, report],
-             api_visibility="private", concurrency_limit=1, concurrency_id="convert")
+    c["convert_outputs"] = [notice, *panes, pitfalls, warns, report]
+    with gr.Accordion("Download the TorchScript module (.pt) and load it from C++", open=False, elem_id="artifact"):
+        with gr.Row():
+            c["save_mode"] = gr.Radio(["trace", "script"], value="trace", label="Module to save", min_width=160,
+                                      elem_id="save-mode")
+            c["save"] = gr.Button("Build .pt (torch.jit.save)", elem_id="save-btn", min_width=160)
+        c["artifact"] = gr.File(label="TorchScript artifact", elem_id="artifact-file", interactive=False)
+        c["cpp"] = gr.Code(render.libtorch_snippet("resnet18_trace.pt", [([1, 3, 224, 224], "float32")]),
+                           language="cpp", label="LibTorch (C++) loads it with torch::jit::load", interactive=False,
+                           elem_id="libtorch-snippet")
 
 
-def _paste_tab() -> None:
+def _paste_tab(c: dict[str, Any]) -> None:
     with gr.Row():
-        with gr.Column(scale=3):
-            example = gr.Dropdown(list(EXAMPLES), value=DEFAULT_EXAMPLE, label="Example snippets", elem_id="example-pick")
-            code = gr.Code(EXAMPLES[DEFAULT_EXAMPLE], language="python", interactive=True, lines=16,
-                           label="Your code (functions and nn.Module subclasses)", elem_id="paste-code")
-        with gr.Column(scale=2):
-            entry = gr.Dropdown(["clamp_sign"], value="clamp_sign", label="Entry", allow_custom_value=True, elem_id="paste-entry")
-            inputs = gr.Textbox(label="Inputs (a Python expression; empty: example_inputs())",
-                                placeholder="torch.randn(2, 3)", elem_id="paste-inputs")
-            mode = gr.Radio(["both", "trace", "script"], value="both", label="Mode")
-            go = gr.Button("Analyze", variant="primary", elem_id="analyze-btn")
+        with gr.Column(scale=3, min_width=300):
+            c["example"] = gr.Dropdown(list(EXAMPLES), value=DEFAULT_EXAMPLE, label="Example snippets",
+                                       elem_id="example-pick")
+            c["code"] = gr.Code(EXAMPLES[DEFAULT_EXAMPLE], language="python", interactive=True, lines=16,
+                                label="Your code (functions and nn.Module subclasses)", elem_id="paste-code")
+        with gr.Column(scale=2, min_width=260):
+            c["entry"] = gr.Dropdown(["clamp_sign"], value="clamp_sign", label="Entry", allow_custom_value=True,
+                                     elem_id="paste-entry")
+            c["inputs"] = gr.Textbox(label="Inputs (a Python expression; empty: example_inputs())",
+                                     placeholder="torch.randn(2, 3)", elem_id="paste-inputs")
+            c["pmode"] = gr.Radio(["both", "trace", "script"], value="both", label="Mode", elem_id="paste-mode")
+            c["analyze"] = gr.Button("Analyze", variant="primary", elem_id="analyze-btn")
             gr.Markdown("Your code runs in a separate sandboxed process with time and memory limits.")
     notice = gr.HTML(elem_id="paste-notice")
     pitfalls = gr.HTML(elem_id="paste-pitfalls")
@@ -77,24 +160,139 @@ def _paste_tab() -> None:
     warns = gr.HTML(elem_id="paste-warnings")
     panes = _result_panes("p")
     report = gr.JSON(visible=False)
-    example.change(lambda name: EXAMPLES.get(name, ""), example, code, api_visibility="private", queue=False)
-    code.change(handlers.ui_entries, code, entry, api_visibility="private", queue=False)
-    go.click(handlers.ui_analyze, [code, entry, inputs, mode], [notice, *panes, pitfalls, warns, source, report],
-             api_visibility="private", concurrency_limit=2, concurrency_id="sandbox")
+    c["analyze_outputs"] = [notice, *panes, pitfalls, warns, source, report]
+
+
+def _bench_tab(c: dict[str, Any]) -> None:
+    with gr.Row():
+        c["bmodel"] = gr.Dropdown(handlers.model_choices(), value="resnet18", label="Model", scale=3, min_width=200,
+                                  elem_id="bench-model")
+        c["bdevice"] = gr.Radio(handlers.bench_devices(), value="cpu", label="Device", scale=1, min_width=120,
+                                elem_id="bench-device")
+        c["bthreads"] = gr.Number(0, precision=0, minimum=0, maximum=1024, label="Threads (0 = all usable cores)",
+                                  scale=1, min_width=140, elem_id="bench-threads")
+        c["budget"] = gr.Slider(0.5, 10.0, value=handlers.BENCH_UI_BUDGET_S, step=0.5, scale=2, min_width=200,
+                                label="Seconds of timed calls per mode", elem_id="bench-budget")
+    default = list(bench.default_modes("cpu"))
+    c["bmodes"] = gr.CheckboxGroup(default, value=default, label="Modes (eager is always run: it is the baseline)",
+                                   elem_id="bench-modes")
+    if "cuda" not in handlers.bench_devices():
+        gr.Markdown(CUDA_MISSING, elem_id="bench-cuda-note")
+    with gr.Row():
+        c["bench_cpu"] = gr.Button("Run benchmark", variant="primary", elem_id="bench-btn")
+        c["bench_gpu"] = gr.Button("Run benchmark on the GPU", variant="primary", elem_id="bench-gpu-btn",
+                                   visible=False)
+    summary = gr.HTML(elem_id="bench-summary")
+    chart = gr.HTML(elem_id="bench-chart")
+    table = gr.HTML(elem_id="bench-table")
+    notes = gr.HTML(elem_id="bench-notes")
+    report = gr.JSON(visible=False)
+    c["bench_outputs"] = [summary, chart, table, notes, report]
+    with gr.Accordion("How to read these numbers", open=False, elem_id="bench-method"):
+        gr.Markdown(METHODOLOGY)
+
+
+def _open_model(name: str) -> list[Any]:
+    return [gr.update(selected="model"), "model", name]
+
+
+def _open_example(name: str) -> list[Any]:
+    source = EXAMPLES[name]
+    return [gr.update(selected="paste"), "paste", name, source, handlers.ui_entries(source, ""), ""]
+
+
+def _bench_buttons(device: str) -> list[Any]:
+    gpu = device == "cuda"
+    return [gr.update(visible=not gpu), gr.update(visible=gpu)]
+
+
+def _wire(demo: gr.Blocks, c: dict[str, Any]) -> None:
+    """Every event of the page."""
+    convert_args = {"concurrency_limit": 1, "concurrency_id": "convert", **_PRIVATE}
+    sandbox_args = {"concurrency_limit": 2, "concurrency_id": "sandbox", **_PRIVATE}
+    model_in = [c["model"], c["mode"], c["device"]]
+    paste_in = [c["code"], c["entry"], c["inputs"], c["pmode"]]
+
+    # tabs remember where the user is (for the link)
+    for tab_id, tab in c["tab_items"].items():
+        tab.select(functools.partial(lambda t: t, tab_id), None, c["tab_state"], queue=False, **_PRIVATE)
+
+    # Model tab
+    c["model"].change(lambda n: zoo.spec(n).description, c["model"], c["desc"], queue=False, **_PRIVATE)
+    c["convert"].click(handlers.ui_convert, model_in, c["convert_outputs"], **convert_args)
+    c["save"].click(handlers.ui_download, [c["model"], c["save_mode"]], [c["artifact"], c["cpp"]], **convert_args)
+
+    # Paste tab
+    c["example"].input(lambda n: EXAMPLES.get(n, ""), c["example"], c["code"], queue=False, **_PRIVATE)
+    c["code"].change(handlers.ui_entries, [c["code"], c["entry"]], c["entry"], queue=False, **_PRIVATE)
+    c["analyze"].click(handlers.ui_analyze, paste_in, c["analyze_outputs"], **sandbox_args)
+
+    # Start tab: one click opens a tab and runs it live
+    for name, button in (("resnet18", c["start_resnet"]), ("bert-base-uncased", c["start_bert"])):
+        button.click(functools.partial(_open_model, name), None, [c["tabs"], c["tab_state"], c["model"]],
+                     queue=False, **_PRIVATE).then(handlers.ui_convert, model_in, c["convert_outputs"], **convert_args)
+    for name, button in c["gallery"].items():
+        button.click(functools.partial(_open_example, name), None,
+                     [c["tabs"], c["tab_state"], c["example"], c["code"], c["entry"], c["inputs"]],
+                     queue=False, **_PRIVATE).then(handlers.ui_analyze, paste_in, c["analyze_outputs"], **sandbox_args)
+
+    # Benchmark tab: one concurrency group per device, so a benchmark waits only for one on its device
+    bench_in = [c["bmodel"], c["bdevice"], c["bmodes"], c["bthreads"], c["budget"]]
+    c["bdevice"].input(handlers.ui_bench_modes, c["bdevice"], c["bmodes"], queue=False, **_PRIVATE)
+    c["bdevice"].change(_bench_buttons, c["bdevice"], [c["bench_cpu"], c["bench_gpu"]], queue=False, **_PRIVATE)
+    c["bench_cpu"].click(handlers.ui_benchmark, bench_in, c["bench_outputs"], concurrency_limit=1,
+                         concurrency_id="bench-cpu", **_PRIVATE)
+    c["bench_gpu"].click(handlers.ui_benchmark, bench_in, c["bench_outputs"], concurrency_limit=1,
+                         concurrency_id="bench-cuda", **_PRIVATE)
+
+    # shareable links
+    view_in = [c["tab_state"], c["model"], c["mode"], c["device"], c["code"], c["entry"], c["inputs"], c["pmode"],
+               c["bmodel"], c["bdevice"], c["bmodes"], c["bthreads"]]
+    c["copy"].click(handlers.ui_share_token, view_in, c["token"], queue=False, **_PRIVATE).then(
+        None, c["token"], c["link"], js=_COPY_JS, queue=False, **_PRIVATE).then(
+        lambda: gr.update(visible=True), None, c["link"], queue=False, **_PRIVATE)
+    demo.load(handlers.ui_restore, None,
+              [c["tabs"], c["tab_state"], c["model"], c["mode"], c["device"], c["code"], c["entry"], c["inputs"],
+               c["pmode"], c["bmodel"], c["bdevice"], c["bmodes"], c["bthreads"], c["auto_model"], c["auto_paste"]],
+              queue=False, **_PRIVATE)
+    c["auto_model"].change(handlers.ui_convert, model_in, c["convert_outputs"], **convert_args)
+    c["auto_paste"].change(handlers.ui_analyze, paste_in, c["analyze_outputs"], **sandbox_args)
 
 
 def build_demo() -> gr.Blocks:
-    """Build the Blocks app (not launched). API endpoints: /convert_model, /analyze_code."""
+    """Build the Blocks app (not launched). API endpoints: /convert_model, /analyze_code, /benchmark."""
+    c: dict[str, Any] = {}
     with gr.Blocks(title="JIT Explorer") as demo:
-        gr.Markdown(INTRO, elem_id="intro")
-        with gr.Tabs(elem_id="main-tabs"):
-            with gr.Tab("Model", id="model"):
-                _model_tab()
-            with gr.Tab("Paste code", id="paste"):
-                _paste_tab()
+        with gr.Row(elem_id="header", equal_height=True):
+            gr.Markdown(TITLE, elem_id="title")
+            c["copy"] = gr.Button("🔗 Copy link", size="sm", scale=0, min_width=120, elem_id="copy-link")
+        c["link"] = gr.Textbox(label="Link to this view (copied to the clipboard)", interactive=False,
+                               visible=False, buttons=["copy"], elem_id="share-link")
+        c["token"] = gr.Textbox(visible="hidden", elem_id="share-token")
+        c["auto_model"] = gr.Textbox(visible="hidden", elem_id="auto-model")
+        c["auto_paste"] = gr.Textbox(visible="hidden", elem_id="auto-paste")
+        c["tab_state"] = gr.State("start")
+        c["tab_items"] = {}
+        with gr.Tabs(elem_id="main-tabs", selected="start") as tabs:
+            c["tabs"] = tabs
+            with gr.Tab("Start", id="start", elem_id="tab-start") as t:
+                c["tab_items"]["start"] = t
+                _start_tab(c)
+            with gr.Tab("Model", id="model", elem_id="tab-model") as t:
+                c["tab_items"]["model"] = t
+                _model_tab(c)
+            with gr.Tab("Paste code", id="paste", elem_id="tab-paste") as t:
+                c["tab_items"]["paste"] = t
+                _paste_tab(c)
+            with gr.Tab("Benchmark", id="bench", elem_id="tab-bench") as t:
+                c["tab_items"]["bench"] = t
+                _bench_tab(c)
+        _wire(demo, c)
         gr.api(handlers.convert_model, api_name="convert_model", concurrency_limit=1, concurrency_id="convert")
         gr.api(handlers.analyze_code, api_name="analyze_code", concurrency_limit=2, concurrency_id="sandbox")
-    demo.queue(default_concurrency_limit=2, max_size=64)
+        gr.api(handlers.benchmark, api_name="benchmark", concurrency_limit=2, concurrency_id="bench-api")
+    # sized for a 2-vCPU Space: the groups above bound the heavy work; light UI events skip the queue
+    demo.queue(default_concurrency_limit=1, max_size=32, status_update_rate="auto")
     return demo
 
 
