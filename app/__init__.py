@@ -13,11 +13,34 @@ demo = build_demo()
 
 
 def launch(**kwargs: Any) -> Any:
-    """Launch ``demo`` with the app's styles; ``PORT`` and ``GRADIO_SERVER_NAME`` are honoured."""
+    """Launch ``demo`` with the app's styles; ``PORT`` and ``GRADIO_SERVER_NAME`` are honoured.
+
+    Before serving, the server hardens itself for pasted code: it becomes non-dumpable (no
+    same-user process can read its environment or memory), logs each sandbox protection that
+    this machine lacks, and starts the warm sandbox workers. With a public share link
+    (``share=True`` or ``GRADIO_SHARE=true``) pasting code is off unless ``JX_ALLOW_PASTE=1``.
+    """
+    import logging
+
+    from jit_explorer import sandbox
+
     opts: dict[str, Any] = {
         "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         "server_port": int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", "7860"))),
         **launch_kwargs(),
     }
     opts.update(kwargs)
+    log = logging.getLogger("jit_explorer.app")
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    public = bool(opts.get("share")) or os.environ.get("GRADIO_SHARE", "").lower() == "true"
+    sandbox.mark_public_share(public)
+    for name, (active, detail) in sandbox.harden_server().items():  # logs the unavailable ones itself
+        if active:
+            log.info("sandbox protection %s: %s", name, detail)
+    refusal = sandbox.paste_refusal()
+    if refusal:
+        log.warning("%s", refusal)
+    else:
+        sandbox.default_pool()  # the warm sandbox zygote starts importing torch now
     return demo.launch(**opts)

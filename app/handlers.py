@@ -51,10 +51,18 @@ def analyze_code(source: str, entry: str = "", inputs: str = "", mode: str = "bo
 
     An empty ``entry`` is fine when the source defines exactly one; an empty ``inputs``
     uses the source's ``example_inputs()``. Problems with the code itself come back as
-    an analysis with ``ok: false`` and an ``error`` that says what to do.
+    an analysis with ``ok: false`` and an ``error`` that says what to do. When pasting is
+    off (``JX_ALLOW_PASTE=0``, or a public share link without ``JX_ALLOW_PASTE=1``) nothing
+    runs and the error's kind is ``disabled``.
     """
-    mode = _check_mode(mode)
+    import sys
+
     entry = (entry or "").strip()
+    launched = getattr(sys.modules.get("app"), "demo", None)
+    refusal = sandbox.paste_refusal(public_share=bool(getattr(launched, "share", False)))
+    if refusal:
+        return failed("snippet.py", entry, "disabled", refusal).to_dict()
+    mode = _check_mode(mode)
     try:
         info = snippet.parse_source(source or "")
         chosen = snippet.select_entries(info, entry)
@@ -65,6 +73,8 @@ def analyze_code(source: str, entry: str = "", inputs: str = "", mode: str = "bo
                       f"the source defines several entries ({', '.join(info.names())}): choose one").to_dict()
     try:
         results = sandbox.analyze_source(source, entry=chosen[0].name, inputs=inputs or "", mode=mode)
+    except SnippetError as e:
+        return failed("snippet.py", chosen[0].name, e.kind, str(e), e.line).to_dict()
     except JitExplorerError as e:
         raise gr.Error(str(e)) from None
     return results[0].to_dict()

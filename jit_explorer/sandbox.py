@@ -1,12 +1,29 @@
-"""The only door for pasted code: run it in a throw-away worker process.
+"""The only door for pasted code: run it in a confined, throw-away process.
 
-A worker is ``python -I`` started with a minimal environment (nothing of the
-server's, so no token or secret), in a fresh temp directory, in its own session
-(process group). It imports torch, then waits for exactly one JSON request on
-stdin, applies resource limits before any user code runs, answers on a private
-pipe, and is thrown away: the server kills its whole process group afterwards.
-Spare workers that have already imported torch are kept warm in a small pool so
-that the round trip stays short.
+How a request runs (the child side is :mod:`jit_explorer._worker`)::
+
+    server ──(socketpair)──> zygote ──fork──> supervisor (one per request) ──fork──> user process
+
+* The **zygote** is ``python -I -B`` started with a minimal environment (nothing of the server's, so
+  no token or secret). It imports torch and warms the JIT up once, then only forks. It never runs
+  user code.
+* A **supervisor** is forked per request (spares are forked ahead: :class:`WorkerPool`), in its own
+  session and fresh temp directory. It is a *child subreaper*: whatever the user code spawns, even a
+  double-forked ``setsid`` daemon, remains its descendant. It enforces the wall-clock deadline and
+  the output / result / disk caps, and before it answers it kills every descendant and waits until
+  none is left. The server then kills its session and sweeps ``/proc`` for anything of its session
+  or private uid, so nothing spawned survives a request.
+* The **user process** drops root to a private uid (when the server runs as root), sets rlimits
+  (address space, CPU, file size, open files, processes, no core), enters Landlock (read-only
+  system, writes only in its temp dir, no TCP, no signals out) and a seccomp filter (no signals to
+  other processes, no ptrace / process_vm, no IPv4/IPv6 sockets, ...) and only then runs the code.
+
+Every failure (syntax, exception, timeout, memory, crash, exit, output flood) comes back as an
+:class:`~jit_explorer.report.Analysis` with ``ok=False`` and a message a person understands; the
+server is never affected and the next request gets a fresh process.
+
+Configuration: :class:`Limits` (``JX_SANDBOX_*`` environment variables), ``JX_ALLOW_PASTE``
+(:func:`paste_refusal`).
 
 Example::
 
@@ -17,77 +34,208 @@ Example::
 
 from __future__ import annotations
 
+import ast
+import atexit
+import itertools
 import json
+import logging
 import os
+import random
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import SandboxError
+from .errors import SandboxError, SnippetError
 from .report import Analysis, AnalysisError
 
-__all__ = ["Limits", "analyze_source", "run_request", "WorkerPool", "default_pool", "shutdown"]
+__all__ = [
+    "Limits",
+    "analyze_source",
+    "run_request",
+    "WorkerPool",
+    "Worker",
+    "default_pool",
+    "shutdown",
+    "harden_server",
+    "protections",
+    "paste_refusal",
+    "mark_public_share",
+    "MAX_INPUTS_CHARS",
+]
+
+log = logging.getLogger("jit_explorer.sandbox")
 
 ROOT = Path(__file__).resolve().parent.parent
-READY = b"JX-READY\n"
+MAX_INPUTS_CHARS = 16 * 1024
+_MB = 1024 * 1024
+_UID_BASE = 200_000  # private uids for user processes when the server runs as root
+_UID_SPAN = 800_000
+_READY = b"READY\n"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
+# =========================================================================== limits
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one worker request (defaults sized for a 2-vCPU / 16 GB Space).
+    """Resource limits of one request; defaults sized for a 2-vCPU / 16 GB Space.
 
-    Every field can be set from the environment: ``JX_SANDBOX_<FIELD>`` (upper case).
+    Every field can be set from the environment as ``JX_SANDBOX_<FIELD>`` (upper case), e.g.
+    ``JX_SANDBOX_WALL_S=10``. With the defaults, at most ``max_running`` user processes of at most
+    ``memory_mb`` each run at once, next to ``spares`` idle forks of the zygote (shared pages).
     """
 
-    wall_s: float = 30.0
-    cpu_s: int = 60
-    memory_mb: int = 3072  # address space the user code may add on top of the warm worker
-    file_mb: int = 16
+    wall_s: float = 30.0  # wall-clock deadline of the user process
+    cpu_s: int = 45  # CPU seconds (all threads) of the user process
+    memory_mb: int = 3072  # address space the user code may add on top of the warm process
+    file_mb: int = 16  # largest file the code may write
+    disk_mb: int = 64  # all files in its temp dir together
     open_files: int = 256
-    output_kb: int = 64  # captured stdout/stderr, each
-    result_mb: int = 8
-    startup_s: float = 90.0
+    processes: int = 32  # threads + processes the code may start
+    output_kb: int = 256  # stdout + stderr; more stops the code
+    result_mb: int = 8  # the JSON answer
+    ir_chars: int = 200_000  # each IR view is cut here, with a note
+    startup_s: float = 120.0  # importing torch in the zygote
+    spares: int = 2  # warm supervisors forked ahead
+    max_running: int = 2  # requests running at once (memory bound)
 
     @classmethod
-    def from_env(cls) -> Limits:
-        """Defaults overridden by ``JX_SANDBOX_*`` environment variables."""
+    def from_env(cls, environ: dict[str, str] | None = None) -> Limits:
+        """Defaults overridden by ``JX_SANDBOX_*`` variables; a bad value is logged and ignored.
+
+        ``JX_SANDBOX_POOL`` is accepted as an older name of ``JX_SANDBOX_SPARES``.
+        """
+        env = os.environ if environ is None else environ
         base = cls()
-        values = {k: type(v)(_env_float(f"JX_SANDBOX_{k.upper()}", v)) for k, v in asdict(base).items()}
-        return cls(**values)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            default = getattr(base, f.name)
+            name = f"JX_SANDBOX_{f.name.upper()}"
+            raw = env.get(name)
+            if raw is None and f.name == "spares":
+                raw, name = env.get("JX_SANDBOX_POOL"), "JX_SANDBOX_POOL"
+            if raw is None or not raw.strip():
+                continue
+            try:
+                value = float(raw)
+                if value != value or value in (float("inf"), float("-inf")):
+                    raise ValueError
+                if isinstance(default, int):
+                    value = int(value)
+                minimum = 0 if f.name == "spares" else (1 if isinstance(default, int) else 0.1)
+                if value < minimum:
+                    raise ValueError
+            except ValueError:
+                log.warning("%s=%r is not a valid value (a number >= %s is expected); using %s",
+                            name, raw, 0 if f.name == "spares" else 1, default)
+                continue
+            values[f.name] = value
+        return cls(**{**asdict(base), **values})
 
 
-# --------------------------------------------------------------------------- worker processes
+# =========================================================================== server-side protections and policy
 
-_BOOTSTRAP = (
-    "import sys; sys.path.insert(0, {root!r}); "
-    "from jit_explorer import _worker; _worker.main({fd})"
-)
+_public_share = False
 
 
-def _worker_env(tmp: str) -> dict[str, str]:
+def mark_public_share(public: bool = True) -> None:
+    """Record that the app was launched with a public share link (pasting is then off by default)."""
+    global _public_share
+    _public_share = public
+
+
+def paste_refusal(*, public_share: bool = False) -> str | None:
+    """Why pasting code is not allowed here, or ``None`` when it is.
+
+    ``JX_ALLOW_PASTE=1`` allows it, ``JX_ALLOW_PASTE=0`` forbids it; unset, it is allowed except when the
+    app runs behind a public share link (``public_share`` or :func:`mark_public_share`).
+    """
+    value = os.environ.get("JX_ALLOW_PASTE", "").strip().lower()
+    if value in _FALSE:
+        return ("Pasting code is turned off on this server (JX_ALLOW_PASTE=0). Run JIT Explorer locally "
+                "(`make demo`) to analyse your own code.")
+    if value in _TRUE:
+        return None
+    if public_share or _public_share:
+        return ("Pasting code is off because this app is served through a public share link. Whoever started "
+                "it can allow it with JX_ALLOW_PASTE=1; or run JIT Explorer locally (`make demo`).")
+    return None
+
+
+def _dumpable() -> bool | None:
+    try:
+        from . import seccomp_filter
+
+        return seccomp_filter._libc.prctl(3, 0, 0, 0, 0) == 1  # PR_GET_DUMPABLE
+    except (OSError, AttributeError):
+        return None
+
+
+def protections() -> dict[str, tuple[bool, str]]:
+    """What protects the server from pasted code on this machine: name -> (active, detail)."""
+    from . import seccomp_filter
+
+    out: dict[str, tuple[bool, str]] = {}
+    ok, detail = seccomp_filter.seccomp_available()
+    out["seccomp"] = (ok, detail if ok else f"unavailable: {detail}; pasted code could signal or ptrace "
+                                             "processes of the same user and open network sockets")
+    abi = seccomp_filter.landlock_abi()
+    out["landlock"] = (abi > 0, f"ABI {abi}: read-only system, writes only in the temp dir, no TCP"
+                       + (", no signals out" if abi >= 6 else "") if abi > 0 else
+                       "unavailable: pasted code can read and write every file the server's user can")
+    root = os.geteuid() == 0
+    out["private_user"] = (root, "the server runs as root: user code runs as a private unprivileged uid" if root
+                           else "the server is not root: user code runs as the server's user (seccomp and "
+                                "Landlock separate them)")
+    out["subreaper"] = (sys.platform.startswith("linux"), "spawned processes cannot escape the supervisor")
+    dumpable = _dumpable()
+    out["non_dumpable"] = (dumpable is False, "the server is non-dumpable: its /proc/<pid>/environ and memory are "
+                           "closed to same-user processes" if dumpable is False else
+                           "the server is dumpable: call harden_server()")
+    return out
+
+
+def harden_server() -> dict[str, tuple[bool, str]]:
+    """Make this (server) process non-dumpable and log every protection that is unavailable.
+
+    Idempotent; called by ``app.launch`` and when the first pool starts.
+    """
+    from . import seccomp_filter
+
+    if not seccomp_filter.set_non_dumpable():
+        log.warning("prctl(PR_SET_DUMPABLE, 0) failed: same-user processes may read this server's environment")
+    status = protections()
+    for name, (active, detail) in status.items():
+        if not active:
+            log.warning("sandbox protection %s: %s", name, detail)
+    return status
+
+
+# =========================================================================== processes
+
+
+def _worker_env(home: str) -> dict[str, str]:
     """A minimal environment: nothing inherited from the server."""
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": tmp,
-        "TMPDIR": tmp,
+        "HOME": home,
+        "TMPDIR": home,
         "LANG": "C.UTF-8",
-        "PYTHONDONTWRITEBYTECODE": "1",
+        "USER": "sandbox",
+        "LOGNAME": "sandbox",
         "JIT_EXPLORER_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
@@ -95,114 +243,379 @@ def _worker_env(tmp: str) -> dict[str, str]:
     }
 
 
-class Worker:
-    """One child process: started, warmed (torch imported), used once, killed."""
+_BOOTSTRAP = "import sys; sys.path.insert(0, {root!r}); from jit_explorer import _worker; _worker.zygote_main({fd})"
 
-    def __init__(self) -> None:
-        self.tmp = tempfile.mkdtemp(prefix="jx-worker-")
-        r, w = os.pipe()
-        self._result_r = r
-        cmd = [sys.executable, "-I", "-c", _BOOTSTRAP.format(root=str(ROOT), fd=w)]
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=self.tmp, env=_worker_env(self.tmp), pass_fds=(w,), start_new_session=True,
-        )
-        os.close(w)
-        self.started = time.monotonic()
-        self._ready = False
 
-    def wait_ready(self, timeout: float) -> bool:
-        """Block until the worker has imported torch (it writes :data:`READY` on the result pipe)."""
-        if self._ready:
-            return True
-        deadline = time.monotonic() + timeout
-        buf = b""
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            ready, _, _ = select.select([self._result_r], [], [], max(0.0, min(0.5, deadline - time.monotonic())))
-            if ready:
-                chunk = os.read(self._result_r, len(READY) - len(buf))
-                if not chunk:
-                    break
-                buf += chunk
-                if buf == READY:
-                    self._ready = True
-                    return True
-        return False
+def _stat_fields(pid: int | str) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
 
-    def is_ready_now(self) -> bool:
-        """Non-blocking readiness check."""
-        return self._ready or self.wait_ready(0.0)
 
-    def alive(self) -> bool:
-        """Whether the process is still running."""
-        return self.proc.poll() is None
+def _parent_of(stat_fields: list[str]) -> int:
+    try:
+        return int(stat_fields[1])
+    except (IndexError, ValueError):
+        return -1
 
-    def kill(self) -> None:
-        """Kill the worker's whole process group and remove its temp dir."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+
+def _uid_of(pid: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _sweep(*, sid: int, uid: int | None) -> int:
+    """Kill every process in session ``sid`` or (a private uid) owned by ``uid``. Returns how many."""
+    me = os.getpid()
+    killed = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        st = _stat_fields(name)
+        if st is None or st[0] == "Z":
+            continue
+        hit = len(st) > 3 and st[3] == str(sid)
+        if not hit and uid is not None:
+            hit = _uid_of(name) == uid
+        if hit:
             try:
-                if f:
-                    f.close()
+                os.kill(int(name), signal.SIGKILL)
+                killed += 1
             except OSError:
                 pass
+    return killed
+
+
+class Worker:
+    """A warm supervisor process, forked by the zygote: serves exactly one request, then is killed."""
+
+    def __init__(self, pid: int, req_w: int, res_r: int, workdir: str, uid: int | None, zygote_pid: int = 0) -> None:
+        self.pid = pid
+        self.zygote_pid = zygote_pid
+        self._req_w = req_w
+        self._res_r = res_r
+        self.workdir = workdir
+        self.uid = uid
+        self.used = False
+        self._killed = False
+
+    def alive(self) -> bool:
+        """Whether the supervisor is still running (not a zombie)."""
+        st = _stat_fields(self.pid)
+        return st is not None and st[0] not in ("Z", "X")
+
+    def run(self, request: dict[str, Any], limits: Limits) -> dict[str, Any]:
+        """Send ``request`` and return the supervisor's JSON report.
+
+        Raises:
+            SandboxError: the supervisor died or hung (the user code's own failures are reports).
+        """
+        if self.used:
+            raise SandboxError("a sandbox worker serves one request only")
+        self.used = True
+        payload = json.dumps({**request, "limits": asdict(limits), "uid": self.uid}).encode() + b"\n"
         try:
-            os.close(self._result_r)
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(self._req_w, view):]
+        except OSError as e:
+            raise SandboxError("the sandbox worker was not there to take the request; try again") from e
+        finally:
+            os.close(self._req_w)
+            self._req_w = -1
+        cap = limits.result_mb * _MB + _MB
+        deadline = time.monotonic() + limits.wall_s + 15.0  # the supervisor enforces wall_s itself
+        buf = bytearray()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SandboxError(f"the code ran longer than {limits.wall_s:g} s and was stopped (time limit)")
+            ready, _, _ = select.select([self._res_r], [], [], min(left, 1.0))
+            if not ready:
+                continue
+            chunk = os.read(self._res_r, 1 << 20)
+            if not chunk:
+                break
+            buf += chunk
+            if len(buf) > cap:
+                raise SandboxError(f"the result is larger than {limits.result_mb} MB and was dropped")
+        if not buf:
+            raise SandboxError("the sandbox worker died before answering (the server is fine); try again")
+        try:
+            report = json.loads(buf)
+        except ValueError:
+            raise SandboxError("the sandbox worker's answer was corrupted") from None
+        if not isinstance(report, dict):
+            raise SandboxError("the sandbox worker's answer was corrupted")
+        return report
+
+    def kill(self) -> None:
+        """Kill the supervisor's session and anything of its private uid; remove its temp dir."""
+        if self._killed:
+            return
+        self._killed = True
+        st = _stat_fields(self.pid)
+        if st is not None and len(st) > 3 and st[3] == str(self.pid):  # still our session leader
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        elif st is not None and st[0] != "Z" and _parent_of(st) == self.zygote_pid:  # forked, not yet in its session
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        _sweep(sid=self.pid, uid=self.uid)
+        for fd in (self._req_w, self._res_r):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._req_w = self._res_r = -1
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class _Zygote:
+    """The process that imported torch once and forks supervisors (see :mod:`jit_explorer._worker`)."""
+
+    def __init__(self) -> None:
+        self.home = tempfile.mkdtemp(prefix="jx-zygote-")
+        self._sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._log = tempfile.TemporaryFile()
+        fd = child.fileno()
+        self.proc = subprocess.Popen(
+            [os.path.abspath(sys.executable), "-I", "-B", "-c", _BOOTSTRAP.format(root=str(ROOT), fd=fd)],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.home,
+            env=_worker_env(self.home), pass_fds=(fd,), start_new_session=True,
+        )
+        child.close()
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._failed: str | None = None
+        self._buf = b""
+        self.started = time.monotonic()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None and self._failed is None
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until torch is imported and warmed up in the zygote."""
+        if self._ready.is_set():
+            return True
+        with self._lock:
+            if self._ready.is_set():
+                return True
+            deadline = time.monotonic() + timeout
+            while not self._ready.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    if self.proc.poll() is not None:
+                        self._failed = self.log_tail()
+                    return False
+                ready, _, _ = select.select([self._sock], [], [], min(left, 0.5))
+                if ready:
+                    chunk = self._sock.recv(64)
+                    if not chunk:
+                        self._failed = self.log_tail()
+                        return False
+                    self._buf += chunk
+                    if _READY in self._buf:
+                        self._buf = self._buf.split(_READY, 1)[1]
+                        self._ready.set()
+        return True
+
+    def log_tail(self, n: int = 2000) -> str:
+        try:
+            self._log.seek(0, os.SEEK_END)
+            size = self._log.tell()
+            self._log.seek(max(0, size - n))
+            return self._log.read().decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return ""
+
+    def spawn(self, uid: int | None) -> Worker:
+        """Fork a new supervisor with its own temp dir (owned by ``uid`` when set)."""
+        workdir = tempfile.mkdtemp(prefix="jx-worker-")
+        if uid is not None:
+            os.chown(workdir, uid, uid)
+        req_r, req_w = os.pipe()
+        res_r, res_w = os.pipe()
+        try:
+            line = json.dumps({"workdir": workdir}).encode() + b"\n"
+            with self._lock:
+                socket.send_fds(self._sock, [line], [req_r, res_w])
+                self._sock.settimeout(30)
+                try:
+                    while b"\n" not in self._buf:
+                        chunk = self._sock.recv(64)
+                        if not chunk:
+                            raise SandboxError("the sandbox zygote exited")
+                        self._buf += chunk
+                finally:
+                    self._sock.settimeout(None)
+                reply, self._buf = self._buf.split(b"\n", 1)
+            pid = int(reply)
+            if pid <= 0:
+                raise SandboxError("the sandbox zygote could not fork a worker")
+        except (OSError, ValueError, SandboxError) as e:
+            for fd in (req_w, res_r):
+                os.close(fd)
+            shutil.rmtree(workdir, ignore_errors=True)
+            self._failed = self._failed or str(e)
+            raise SandboxError(f"could not start a sandbox worker: {e}") from e
+        finally:
+            os.close(req_r)
+            os.close(res_w)
+        return Worker(pid, req_w, res_r, workdir, uid, self.proc.pid)
+
+    def close(self) -> None:
+        """Close the control socket: the zygote kills everything it started and exits."""
+        try:
+            self._sock.close()
         except OSError:
             pass
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.proc.wait(timeout=5)
+        self._log.close()
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 class WorkerPool:
-    """A few warm spare workers; each serves exactly one request, then a replacement starts."""
+    """Warm spare supervisors; each serves exactly one request, and a replacement is forked in the background.
 
-    def __init__(self, size: int = 1) -> None:
-        self.size = max(0, size)
+    The spares are forks of one warm zygote, so a replacement is ready in milliseconds and they
+    share torch's pages. ``max_running`` bounds the requests running at once (memory bound).
+    """
+
+    def __init__(self, size: int | None = None, *, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits.from_env()
+        self.size = max(0, self.limits.spares if size is None else size)
+        self.running = threading.BoundedSemaphore(max(1, self.limits.max_running))
         self._lock = threading.Lock()
+        self._refill_lock = threading.Lock()
+        self._zygote: _Zygote | None = None
         self._spares: list[Worker] = []
         self._closed = False
+        self._uids = itertools.count(random.randrange(_UID_SPAN))
+        self.served = 0
 
-    def _refill(self) -> None:
+    # ------------------------------------------------------------ zygote and spares
+    def _next_uid(self) -> int | None:
+        if os.geteuid() != 0:
+            return None
+        return _UID_BASE + next(self._uids) % _UID_SPAN
+
+    def _ready_zygote(self) -> _Zygote:
         with self._lock:
             if self._closed:
-                return
-            self._spares = [w for w in self._spares if w.alive()]
-            missing = self.size - len(self._spares)
-            for _ in range(missing):
-                self._spares.append(Worker())
+                raise SandboxError("the sandbox is shut down")
+            z = self._zygote
+            if z is None or not z.alive():
+                if z is not None:
+                    log.warning("sandbox zygote died; starting a new one. Its log: %s", z.log_tail(500))
+                    threading.Thread(target=z.close, daemon=True).start()
+                z = self._zygote = _Zygote()
+        if not z.wait_ready(self.limits.startup_s):
+            detail = z.log_tail(800).strip()
+            log.error("sandbox zygote failed to start: %s", detail)
+            raise SandboxError("the sandbox could not start (torch did not import in time); try again in a minute")
+        return z
+
+    def _refill(self) -> None:
+        if not self._refill_lock.acquire(blocking=False):
+            return
+        try:
+            while True:
+                with self._lock:
+                    if self._closed:
+                        return
+                    dead = [w for w in self._spares if not w.alive()]
+                    self._spares = [w for w in self._spares if w not in dead]
+                for w in dead:
+                    w.kill()
+                with self._lock:
+                    if len(self._spares) >= self.size:
+                        return
+                z = self._ready_zygote()
+                w = z.spawn(self._next_uid())
+                with self._lock:
+                    if self._closed:
+                        w.kill()
+                        return
+                    self._spares.append(w)
+        except SandboxError as e:
+            if not self._closed:
+                log.warning("could not refill the sandbox pool: %s", e)
+        finally:
+            self._refill_lock.release()
 
     def start(self) -> None:
-        """Start the spares now (in the background)."""
-        threading.Thread(target=self._refill, daemon=True).start()
+        """Start the zygote and the spares now, in the background."""
+        threading.Thread(target=self._refill, name="jx-sandbox-refill", daemon=True).start()
 
     def take(self) -> Worker:
-        """A ready spare if there is one (else a new worker); a replacement starts in the background."""
+        """A spare supervisor (forked now if there is none); a replacement is forked in the background."""
+        pick: Worker | None = None
         with self._lock:
-            spares = [w for w in self._spares if w.alive()]
-            ready = [w for w in spares if w.is_ready_now()]
-            pick = ready[0] if ready else (spares[0] if spares else None)
-            if pick is not None:
-                spares.remove(pick)
-            self._spares = spares
+            while self._spares:
+                w = self._spares.pop(0)
+                if w.alive():
+                    pick = w
+                    break
+                w.kill()
         if pick is None:
-            pick = Worker()
+            pick = self._ready_zygote().spawn(self._next_uid())
         self.start()
         return pick
 
+    def spare_count(self) -> int:
+        """How many spares are waiting."""
+        with self._lock:
+            return len(self._spares)
+
+    def run(self, request: dict[str, Any], limits: Limits | None = None) -> dict[str, Any]:
+        """Run one request on a fresh worker (waits while ``max_running`` requests run)."""
+        limits = limits or self.limits
+        with self.running:
+            worker = self.take()
+            try:
+                try:
+                    return worker.run(request, limits)
+                except SandboxError as e:
+                    if "not there" not in str(e):
+                        raise
+                worker.kill()
+                worker = self._ready_zygote().spawn(self._next_uid())  # one retry with a fresh fork
+                return worker.run(request, limits)
+            finally:
+                worker.kill()
+                self.served += 1
+
     def close(self) -> None:
-        """Kill the spares."""
+        """Kill the spares and the zygote (which kills whatever it started)."""
         with self._lock:
             self._closed = True
             spares, self._spares = self._spares, []
+            z, self._zygote = self._zygote, None
         for w in spares:
             w.kill()
+        if z is not None:
+            z.close()
 
 
 _pool_lock = threading.Lock()
@@ -210,141 +623,128 @@ _pool: WorkerPool | None = None
 
 
 def default_pool() -> WorkerPool:
-    """The process-wide pool (size from ``JX_SANDBOX_POOL``, default 1)."""
+    """The process-wide pool (configured by :meth:`Limits.from_env`); started, and the server hardened, on first use."""
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = WorkerPool(int(_env_float("JX_SANDBOX_POOL", 1)))
+            harden_server()
+            _pool = WorkerPool()
             _pool.start()
+            atexit.register(shutdown)
         return _pool
 
 
 def shutdown() -> None:
-    """Kill the pool's spare workers (at exit)."""
+    """Kill the pool's spares and zygote (at exit)."""
     global _pool
     with _pool_lock:
-        if _pool is not None:
-            _pool.close()
-            _pool = None
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.close()
 
 
-class _Capped(threading.Thread):
-    """Reads a stream to the end, keeping at most ``cap`` bytes."""
+# =========================================================================== requests
 
-    def __init__(self, stream: Any, cap: int) -> None:
-        super().__init__(daemon=True)
-        self.stream, self.cap = stream, cap
-        self.data = bytearray()
-        self.truncated = False
-
-    def run(self) -> None:
-        try:
-            while True:
-                chunk = self.stream.read1(65536) if hasattr(self.stream, "read1") else self.stream.read(65536)
-                if not chunk:
-                    break
-                room = self.cap - len(self.data)
-                if room > 0:
-                    self.data += chunk[:room]
-                if len(chunk) > max(room, 0):
-                    self.truncated = True
-        except (OSError, ValueError):
-            pass
+_warned: set[str] = set()
 
 
-def _signal_name(code: int) -> str:
-    try:
-        return signal.Signals(-code).name
-    except ValueError:
-        return f"signal {-code}"
+def _note_protections(report: dict[str, Any]) -> None:
+    prot = report.get("protections") or {}
+    for key in ("seccomp", "landlock"):
+        if key in prot and not prot[key] and key not in _warned:
+            _warned.add(key)
+            log.warning("sandbox: %s is not active in the user process: %s", key, prot.get(f"{key}_error", "?"))
 
 
 def run_request(request: dict[str, Any], *, limits: Limits | None = None, pool: WorkerPool | None = None) -> dict[str, Any]:
-    """Send one request to a fresh worker and return its JSON answer.
+    """Send one request to a fresh worker and return its report.
+
+    The report is ``{"ok": true, "analyses": [...]}`` or ``{"ok": false, "error": {"kind", "message"}}``
+    for failures of the sandboxed process (timeout, CPU, memory kill, crash, exit, output flood).
 
     Raises:
-        SandboxError: timeout, crash, exit without an answer, answer too large — with a
-            message a person understands. The worker's process group is always killed.
+        SandboxError: the sandbox itself failed (could not start, worker died).
     """
-    limits = limits or Limits.from_env()
     pool = pool or default_pool()
-    worker = pool.take()
-    try:
-        if not worker.wait_ready(limits.startup_s):
-            raise SandboxError("the sandbox worker failed to start (torch did not import in time); try again")
-        payload = json.dumps({**request, "limits": asdict(limits)}).encode()
-        out = _Capped(worker.proc.stdout, limits.output_kb * 1024)
-        err = _Capped(worker.proc.stderr, limits.output_kb * 1024)
-        out.start()
-        err.start()
-        try:
-            assert worker.proc.stdin is not None
-            worker.proc.stdin.write(payload + b"\n")
-            worker.proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        answer = _read_answer(worker, limits)
-        return answer
-    finally:
-        worker.kill()
+    report = pool.run(request, limits or pool.limits)
+    _note_protections(report)
+    return report
 
 
-def _read_answer(worker: Worker, limits: Limits) -> dict[str, Any]:
-    cap = limits.result_mb * 1024 * 1024
-    deadline = time.monotonic() + limits.wall_s
-    buf = bytearray()
-    fd = worker._result_r
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise SandboxError(
-                f"the code ran longer than {limits.wall_s:g} s and was stopped (wall-clock limit); "
-                "look for an endless loop or make the example inputs smaller"
-            )
-        ready, _, _ = select.select([fd], [], [], min(left, 0.5))
-        if not ready:
-            if worker.proc.poll() is not None:
-                # drain what may still be in the pipe
-                ready, _, _ = select.select([fd], [], [], 0)
-                if not ready:
-                    break
-            else:
-                continue
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            break
-        buf += chunk
-        if len(buf) > cap:
-            raise SandboxError(
-                f"the result is larger than {limits.result_mb} MB (a gigantic graph?); make the model or "
-                "the loop counts smaller"
-            )
+# --------------------------------------------------------------------------- input validation
+
+
+def _required_init_args(cls: ast.ClassDef) -> list[str]:
+    for node in cls.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "__init__":
+            a = node.args
+            positional = a.posonlyargs + a.args
+            required = positional[1: len(positional) - len(a.defaults)] if positional else []
+            required_kw = [k for k, d in zip(a.kwonlyargs, a.kw_defaults) if d is None]
+            return [x.arg for x in required + required_kw]
+    return []
+
+
+def precheck(source: str, *, entry: str = "", inputs: str = "", mode: str = "both") -> None:
+    """Static checks of a request before any process is used (nothing runs).
+
+    Raises:
+        SnippetError: with ``kind`` and ``line`` — empty/binary/too large source, syntax error, no entry,
+            unknown entry, a constructor that needs arguments, no inputs, an inputs expression that is
+            not valid Python, an unknown mode.
+    """
+    from .convert import MODES
+    from .snippet import parse_source, select_entries
+
+    if not isinstance(source, str):
+        raise SnippetError("the source must be text")
     try:
-        worker.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        pass
-    if buf:
+        source.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SnippetError("the source contains characters that are not valid text (lone surrogates): paste "
+                           "Python source text") from None
+    if mode not in MODES:
+        raise SnippetError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}", kind="mode")
+    info = parse_source(source)  # size, NUL, empty, syntax (with line)
+    chosen = select_entries(info, entry)
+    if not isinstance(inputs, str):
+        raise SnippetError("the inputs must be a Python expression (text)", kind="inputs")
+    if len(inputs) > MAX_INPUTS_CHARS:
+        raise SnippetError(f"the inputs expression is {len(inputs) // 1024} KB; the limit is "
+                           f"{MAX_INPUTS_CHARS // 1024} KB: build big inputs in example_inputs() instead",
+                           kind="inputs")
+    if "\x00" in inputs:
+        raise SnippetError("the inputs expression contains NUL bytes: type a Python expression", kind="inputs")
+    if inputs.strip():
         try:
-            return json.loads(buf.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            raise SandboxError("the worker's answer was cut short or corrupted (the code interfered with it)") from None
-    code = worker.proc.returncode
-    if code is None:
-        raise SandboxError("the worker closed its answer channel without answering")
-    if code < 0:
-        name = _signal_name(code)
-        if name == "SIGXCPU":
-            raise SandboxError(f"the code used more than {limits.cpu_s} s of CPU time and was stopped (CPU limit)")
-        if name == "SIGKILL":
-            raise SandboxError("the worker was killed (SIGKILL) — the code probably ran out of memory or killed itself")
-        raise SandboxError(f"the code crashed the worker process ({name}); the server is fine — check the code")
-    raise SandboxError(
-        f"the worker exited with status {code} before answering: the code called os._exit(), "
-        "exit() at a low level, or crashed the interpreter"
-    )
+            compile(inputs, "<inputs>", "eval")
+        except SyntaxError as e:
+            raise SnippetError(f"the inputs expression is not valid Python: {e.msg} — `{inputs.strip()[:80]}`; "
+                               "give one expression such as `torch.randn(2, 3)` or `(torch.ones(2), 3)`",
+                               kind="inputs") from None
+    elif not info.has_example_inputs:
+        raise SnippetError("no inputs: give an inputs expression such as `torch.randn(2, 3)` or define "
+                           "`def example_inputs(): return (torch.randn(2, 3),)` in the source", kind="inputs")
+    tree = ast.parse(source)
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    for e in chosen:
+        if e.kind == "module" and e.name in classes:
+            required = _required_init_args(classes[e.name])
+            if required:
+                raise SnippetError(
+                    f"class {e.name} needs constructor arguments ({', '.join(required)}); entries are built "
+                    "with no arguments: give them default values or add a wrapper function that builds and calls it",
+                    line=e.line, kind="constructor")
 
 
 # --------------------------------------------------------------------------- public entry point
+
+
+def _failed(filename: str, entry: str, kind: str, message: str, line: int | None = None) -> Analysis:
+    import torch
+
+    return Analysis(file=filename, entry=entry, ok=False, torch_version=torch.__version__,
+                    error=AnalysisError(kind=kind, message=message, line=line))
 
 
 def analyze_source(
@@ -355,8 +755,9 @@ def analyze_source(
     mode: str = "both",
     filename: str = "snippet.py",
     limits: Limits | None = None,
+    pool: WorkerPool | None = None,
 ) -> list[Analysis]:
-    """Analyse pasted ``source`` in a sandbox worker.
+    """Analyse pasted ``source`` in a sandboxed process.
 
     Args:
         source: Python source defining functions / ``nn.Module`` subclasses.
@@ -364,25 +765,35 @@ def analyze_source(
         inputs: an expression for the inputs; empty means the source's ``example_inputs()``.
         mode: ``trace``, ``script`` or ``both``.
         filename: the name shown for the file (no directories are created from it).
-        limits: resource limits; default :meth:`Limits.from_env`.
+        limits: resource limits; default: the pool's (:meth:`Limits.from_env`).
+        pool: the worker pool; default :func:`default_pool`.
 
     Returns:
-        One :class:`Analysis` per entry. Worker failures (timeout, crash, memory) come back as a
-        single ``ok=False`` analysis whose ``error.kind`` is ``sandbox``.
+        One :class:`Analysis` per entry. Anything that stops the code — a syntax error, no entry, inputs
+        that fail, an exception, the time, CPU, memory, output or disk limit, a crash or an exit — is a
+        single ``ok=False`` analysis whose ``error`` says what happened.
+
+    Raises:
+        SnippetError: empty, binary or too large source (checked before anything runs).
+        SandboxError: the sandbox itself could not run (e.g. torch failed to import in the worker).
+
+    Example::
+
+        >>> analyze_source("import torch\\ndef f(x):\\n    return x * 2\\n", inputs="torch.ones(2)")[0].ok
+        True
     """
     from .snippet import validate_source
 
-    validate_source(source)  # cheap checks before a worker is used
-    request = {"op": "analyze", "source": source, "entry": entry, "inputs": inputs, "mode": mode,
-               "filename": Path(filename).name or "snippet.py"}
+    validate_source(source)
+    label = Path(filename).name or "snippet.py"
     try:
-        answer = run_request(request, limits=limits)
-    except SandboxError as e:
-        import torch
-
-        return [Analysis(file=request["filename"], entry=entry, ok=False, torch_version=torch.__version__,
-                         error=AnalysisError(kind="sandbox", message=str(e), line=None))]
-    if not answer.get("ok"):
-        err = answer.get("error") or {}
-        raise SandboxError(err.get("message", "the worker failed"))
-    return [Analysis.from_dict(d) for d in answer["analyses"]]
+        precheck(source, entry=entry, inputs=inputs, mode=mode)
+    except SnippetError as e:
+        return [_failed(label, entry, e.kind, str(e), e.line)]
+    request = {"op": "analyze", "source": source, "entry": entry, "inputs": inputs, "mode": mode, "filename": label}
+    report = run_request(request, limits=limits, pool=pool)
+    if not report.get("ok"):
+        err = report.get("error") or {}
+        return [_failed(label, entry, err.get("kind", "sandbox"), err.get("message", "the sandbox failed"),
+                        err.get("line"))]
+    return [Analysis.from_dict(d) for d in report.get("analyses", [])]
