@@ -1,4 +1,5 @@
 # expect: crash recursion memory timeout
+# entry: f
 # inputs: torch.ones(2)
 import sys
 

@@ -1,4 +1,5 @@
 # expect: recursion
+# entry: f
 # inputs: torch.ones(2)
 import torch
 
