@@ -7,9 +7,11 @@ the page. Library errors become ``gr.Error`` here and nowhere else.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 import uuid
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -200,7 +202,16 @@ def benchmark(model: str, device: str = "cpu", modes: list[str] | None = None, t
     Returns the benchmark object of DESIGN.md. Only one benchmark per device runs at a time.
     """
     device, chosen, threads = _check_bench_args(model, device, modes, threads)
-    return _run_benchmark(model, device, chosen, threads, budget_s=bench.DEFAULT_BUDGET_S, progress=None)
+    return _run_benchmark(model, device, chosen, threads, budget_s=api_budget_s(), progress=None)
+
+
+def api_budget_s() -> float:
+    """Seconds of timed calls per mode for the API: ``JX_BENCH_BUDGET_S`` or the library's default."""
+    try:
+        value = float(os.environ.get("JX_BENCH_BUDGET_S", bench.DEFAULT_BUDGET_S))
+    except ValueError:
+        return bench.DEFAULT_BUDGET_S
+    return value if 0 < value <= 60 else bench.DEFAULT_BUDGET_S
 
 
 def ui_bench_modes(device: str) -> Any:
@@ -243,7 +254,9 @@ def save_artifact(model: str, mode: str = "trace") -> str:
         reason = result.error.message if result is not None and result.error else "no module was produced"
         raise gr.Error(f"torch.jit.{mode} failed for {model}, so there is nothing to save: {reason[:400]}")
     out = Path(tempfile.mkdtemp(prefix="jx-artifact-")) / f"{model}_{mode}.pt"
-    torch.jit.save(compiled, str(out))
+    with warnings.catch_warnings():  # the deprecation is shown once, in the page, not per save
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(compiled, str(out))
     return str(out)
 
 

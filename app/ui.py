@@ -281,7 +281,7 @@ def build_demo() -> gr.Blocks:
             with gr.Tab("Model", id="model", elem_id="tab-model") as t:
                 c["tab_items"]["model"] = t
                 _model_tab(c)
-            with gr.Tab("Paste code", id="paste", elem_id="tab-paste") as t:
+            with gr.Tab("Paste", id="paste", elem_id="tab-paste") as t:
                 c["tab_items"]["paste"] = t
                 _paste_tab(c)
             with gr.Tab("Benchmark", id="bench", elem_id="tab-bench") as t:
