@@ -31,8 +31,12 @@ def launch(**kwargs: Any) -> Any:
     }
     opts.update(kwargs)
     log = logging.getLogger("jit_explorer.app")
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    library_log = logging.getLogger("jit_explorer")
+    if not library_log.handlers and not logging.getLogger().handlers:  # nobody configured logging: say it on stderr
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        library_log.addHandler(handler)
+        library_log.setLevel(logging.INFO)
     public = bool(opts.get("share")) or os.environ.get("GRADIO_SHARE", "").lower() == "true"
     sandbox.mark_public_share(public)
     for name, (active, detail) in sandbox.harden_server().items():  # logs the unavailable ones itself

@@ -330,3 +330,13 @@ def test_server_hardening_reports_every_protection() -> None:
     assert set(status) == {"seccomp", "landlock", "private_user", "subreaper", "non_dumpable"}
     for active, detail in status.values():
         assert isinstance(active, bool) and detail
+
+
+def test_analyze_code_refuses_behind_a_public_share_link(monkeypatch: pytest.MonkeyPatch) -> None:
+    import app
+    from app import handlers
+
+    monkeypatch.delenv("JX_ALLOW_PASTE", raising=False)
+    monkeypatch.setattr(app.demo, "share", True, raising=False)
+    d = handlers.analyze_code(SMALL, "", "torch.ones(2)")
+    assert d["ok"] is False and d["error"]["kind"] == "disabled" and "JX_ALLOW_PASTE=1" in d["error"]["message"]
