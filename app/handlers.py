@@ -281,7 +281,11 @@ def ui_share_token(tab: str, model: str, mode: str, device: str, code: str, entr
             "bthreads": int(bthreads or 0)}
     if view["tab"] != "paste":  # keep links short: pasted code only travels with the Paste tab
         view.update(code="", entry="", inputs="")
-    return share.encode(view)
+    token = share.encode(view)
+    if len(token) > share.MAX_TOKEN_CHARS:
+        gr.Warning("The pasted code is too long to travel in a link: the link keeps everything else.")
+        token = share.encode({**view, "code": "", "entry": ""})
+    return token
 
 
 def ui_restore(request: gr.Request) -> list[Any]:
@@ -306,16 +310,17 @@ def ui_restore(request: gr.Request) -> list[Any]:
     entry = view["entry"] if view["entry"] in names else (names[0] if names else None)
     nonce = uuid.uuid4().hex[:8]
     tab = view["tab"]
+    code = tab == "paste" and bool(view["code"])  # a link without code keeps the page's example
     return [
         gr.update(selected=tab), tab,
         view["model"], view["mode"], device,
-        view["code"] if tab == "paste" else gr.skip(),
-        gr.update(choices=names, value=entry) if tab == "paste" else gr.skip(),
+        view["code"] if code else gr.skip(),
+        gr.update(choices=names, value=entry) if code else gr.skip(),
         view["inputs"] if tab == "paste" else gr.skip(),
         view["pmode"],
         view["bmodel"], gr.update(value=bdevice), gr.update(choices=applicable, value=bmodes), view["bthreads"],
         nonce if tab == "model" else gr.skip(),
-        nonce if tab == "paste" else gr.skip(),
+        nonce if code else gr.skip(),
     ]
 
 

@@ -22,13 +22,13 @@ import zlib
 from collections.abc import Collection, Mapping
 from typing import Any
 
-__all__ = ["PARAM", "TABS", "MAX_TOKEN_CHARS", "MAX_JSON_BYTES", "encode", "decode", "clean"]
+__all__ = ["PARAM", "TABS", "MAX_TOKEN_CHARS", "MAX_JSON_BYTES", "encode", "decode", "clean", "defaults"]
 
 PARAM = "s"
 """The query parameter that carries the token."""
 TABS: tuple[str, ...] = ("start", "model", "paste", "bench")
-MAX_TOKEN_CHARS = 48_000
-"""Longer tokens are ignored (browsers and proxies cut URLs somewhere above 64k)."""
+MAX_TOKEN_CHARS = 8_000
+"""Longer tokens are neither made nor read: the server refuses request lines much above 8-16 KB."""
 MAX_JSON_BYTES = 256_000
 """Decompressed size cap (a zip bomb stops here)."""
 _MAX_CODE_CHARS = 100_000

@@ -118,6 +118,16 @@ def test_share_token_restores_the_view() -> None:
     assert share.decode(token) is not None and share.decode(token)["code"] == ""  # type: ignore[index]
     out = handlers.ui_restore(SimpleNamespace(query_params={share.PARAM: token}))  # type: ignore[arg-type]
     assert out[2] == "gru" and out[3] == "script" and out[13]
+    # code too long for a URL: the link keeps the rest
+    import random
+
+    rng = random.Random(0)
+    huge = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789 \n") for _ in range(20_000))
+    token = handlers.ui_share_token("paste", "gru", "both", "cpu", huge, "f", "torch.ones(2)", "both", "resnet18",
+                                    "cpu", [], 0)
+    view = share.decode(token)
+    assert len(token) <= share.MAX_TOKEN_CHARS and view is not None
+    assert view["tab"] == "paste" and view["code"] == "" and view["inputs"] == "torch.ones(2)"
     # no link or a broken one changes nothing
     for params in ({}, {share.PARAM: "garbage!"}):
         assert all(isinstance(u, dict) and u.get("__type__") == "update" and len(u) == 1
