@@ -1,4 +1,4 @@
-# expect: memory killed
+# expect: memory killed timeout
 # inputs: torch.ones(2)
 import torch
 
