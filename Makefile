@@ -6,7 +6,7 @@ PIP := $(PYTHON) -m pip
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser demo test bench clean
+.PHONY: install browser demo test bench screenshots clean
 
 install: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 # Debian's chromium drives the browser tests (playwright cannot download browsers here).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; }
 	@command -v chromium >/dev/null 2>&1 && echo "browser: $$(chromium --version 2>/dev/null)"
 
 demo: install
@@ -28,6 +28,10 @@ test: install browser
 
 bench: install
 	$(PYTHON) benchmarks/blog_table.py
+
+# README pictures, made from the running app
+screenshots: install browser
+	JIT_EXPLORER_OFFLINE=1 HF_HUB_OFFLINE=1 $(PYTHON) scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -220,13 +220,57 @@ def ui_bench_modes(device: str) -> Any:
     return gr.update(choices=modes, value=modes)
 
 
+#: the Benchmark tab's target value for "the code of the Paste tab"
+PASTED_TARGET = "__pasted__"
+
+
+def bench_targets() -> list[tuple[str, str]]:
+    """(label, value) pairs for the Benchmark tab's target: the zoo, then the Paste tab's code."""
+    return [*model_choices(), ("Your code from the Paste tab (sandboxed, CPU)", PASTED_TARGET)]
+
+
+def _bench_pasted(source: str, entry: str, inputs: str, modes: list[str], threads: Any, budget_s: float) -> dict[str, Any]:
+    """Benchmark the Paste tab's code through the sandbox (CPU only; one thread unless asked)."""
+    import sys
+
+    launched = getattr(sys.modules.get("app"), "demo", None)
+    refusal = sandbox.paste_refusal(public_share=bool(getattr(launched, "share", False)))
+    if refusal:
+        raise gr.Error(refusal)
+    n = int(threads or 1)
+    lock = _DEVICE_LOCKS["cpu"]
+    lock.acquire()
+    try:
+        return sandbox.benchmark_source(source or "", entry=(entry or "").strip(), inputs=inputs or "",
+                                        modes=list(modes), threads=n, budget_s=budget_s).to_dict()
+    except SnippetError as e:
+        where = f" (line {e.line})" if e.line else ""
+        raise gr.Error(f"your code could not be benchmarked{where}: {e}") from None
+    except JitExplorerError as e:
+        raise gr.Error(str(e)) from None
+    finally:
+        lock.release()
+
+
 def ui_benchmark(model: str, device: str, modes: list[str], threads: float, budget_s: float,
+                 source: str = "", entry: str = "", inputs: str = "",
                  progress: gr.Progress = gr.Progress()) -> list[Any]:
-    """Benchmark tab: summary, bar chart, table, notes, the report."""
+    """Benchmark tab: summary, bar chart, table, notes, the report.
+
+    ``model`` is a zoo name or :data:`PASTED_TARGET` (then ``source``/``entry``/``inputs`` of the
+    Paste tab are benchmarked in the sandbox, on the CPU).
+    """
     if not modes:
         raise gr.Error("choose at least one mode to benchmark")
-    device, chosen, n = _check_bench_args(model, device, modes, threads)
     budget = float(budget_s or BENCH_UI_BUDGET_S)
+    if model == PASTED_TARGET:
+        if (device or "cpu") != "cpu":
+            raise gr.Error("pasted code is benchmarked on the CPU only (inside the sandbox): choose device 'cpu'")
+        progress(0.1, desc="Benchmarking your code in the sandbox…")
+        report = _bench_pasted(source, entry, inputs, modes, threads, budget)
+        return [render.bench_summary_html(report), render.bench_chart_html(report), render.bench_table_html(report),
+                render.bench_notes_html(report), report]
+    device, chosen, n = _check_bench_args(model, device, modes, threads)
 
     def report_progress(message: str, fraction: float) -> None:
         progress(max(0.0, min(1.0, fraction)), desc=message)

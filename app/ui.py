@@ -165,7 +165,7 @@ def _paste_tab(c: dict[str, Any]) -> None:
 
 def _bench_tab(c: dict[str, Any]) -> None:
     with gr.Row():
-        c["bmodel"] = gr.Dropdown(handlers.model_choices(), value="resnet18", label="Model", scale=3, min_width=200,
+        c["bmodel"] = gr.Dropdown(handlers.bench_targets(), value="resnet18", label="Model", scale=3, min_width=200,
                                   elem_id="bench-model")
         c["bdevice"] = gr.Radio(handlers.bench_devices(), value="cpu", label="Device", scale=1, min_width=120,
                                 elem_id="bench-device")
@@ -237,7 +237,7 @@ def _wire(demo: gr.Blocks, c: dict[str, Any]) -> None:
                      queue=False, **_PRIVATE).then(handlers.ui_analyze, paste_in, c["analyze_outputs"], **sandbox_args)
 
     # Benchmark tab: one concurrency group per device, so a benchmark waits only for one on its device
-    bench_in = [c["bmodel"], c["bdevice"], c["bmodes"], c["bthreads"], c["budget"]]
+    bench_in = [c["bmodel"], c["bdevice"], c["bmodes"], c["bthreads"], c["budget"], c["code"], c["entry"], c["inputs"]]
     c["bdevice"].input(handlers.ui_bench_modes, c["bdevice"], c["bmodes"], queue=False, **_PRIVATE)
     c["bdevice"].change(_bench_buttons, c["bdevice"], [c["bench_cpu"], c["bench_gpu"]], queue=False, **_PRIVATE)
     c["bench_cpu"].click(handlers.ui_benchmark, bench_in, c["bench_outputs"], concurrency_limit=1,

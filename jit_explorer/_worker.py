@@ -653,9 +653,17 @@ def _run(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
     user_file = str(workdir / filename)
     spy = _ExceptionSpy()
     spy.install()
-    if request.get("op") != "analyze":
+    if request.get("op") not in ("analyze", "bench"):
         return _fail("internal", f"unknown request {request.get('op')!r}")
     try:
+        if request["op"] == "bench":
+            from .analysis import benchmark_source_here
+
+            return benchmark_source_here(
+                request["source"], workdir=workdir, entry=entry, inputs=request.get("inputs", ""),
+                modes=request.get("modes"), threads=int(request.get("threads", 1)),
+                budget_s=float(request.get("budget_s", 1.0)), filename=filename,
+            )
         results = analyze_source_here(
             request["source"], workdir=workdir, entry=entry, inputs=request.get("inputs", ""),
             mode=request.get("mode", "both"), filename=filename,

@@ -24,10 +24,10 @@ import torch
 
 from . import pitfalls, snippet, zoo
 from .convert import CapturedWarning, clean_paths, convert
-from .errors import SnippetError
+from .errors import JitExplorerError, SnippetError
 from .report import Analysis, AnalysisError
 
-__all__ = ["analyze_model", "analyze_callable", "analyze_source_here", "warning_lines", "failed"]
+__all__ = ["analyze_model", "analyze_callable", "analyze_source_here", "benchmark_source_here", "warning_lines", "failed"]
 
 
 def warning_lines(warnings: Iterable[CapturedWarning]) -> list[str]:
@@ -57,6 +57,7 @@ def analyze_callable(
     source: str | None = None,
     entry_line: int | None = None,
     check_trace: bool = False,
+    dynamic: bool = True,
 ) -> Analysis:
     """Convert ``obj`` and check it for pitfalls.
 
@@ -71,6 +72,8 @@ def analyze_callable(
         source: the source text, for static checks.
         entry_line: where the entry is defined.
         check_trace: let the tracer re-run and compare (catches nondeterminism).
+        dynamic: also run the dynamic checks (:data:`pitfalls.DYNAMIC_CHECKS`: eager vs trace on
+            other inputs); static checks and the tracer's warnings always run.
 
     Returns:
         An :class:`Analysis` (``ok=True`` even when trace or script failed: those are results).
@@ -81,7 +84,8 @@ def analyze_callable(
         obj=obj, inputs=inputs, source=source, user_file=user_file, conversion=conv,
         entry=entry, entry_line=entry_line, extra={"mode": mode, "device": device},
     )
-    found = pitfalls.detect(ctx)
+    checks = None if dynamic else [k for k in pitfalls.REGISTRY if k not in pitfalls.DYNAMIC_CHECKS]
+    found = pitfalls.detect(ctx, checks=checks)
     return Analysis(
         file=file, entry=entry, ok=True, torch_version=torch.__version__,
         trace=conv.trace, script=conv.script, pitfalls=tuple(found),
@@ -112,9 +116,17 @@ def analyze_model(name: str, *, mode: str = "both", device: str = "cpu") -> Anal
             "Random weights: pretrained weights were not available offline. The IR and the latency are the same "
             "as with pretrained weights; the outputs are not meaningful."
         )
+    # The library models of the catalogue have no data-dependent Python control flow; re-running
+    # them on other inputs would only add seconds. The teaching models get the full dynamic evidence.
+    dynamic = loaded.spec.family == "teaching"
+    if not dynamic:
+        notes.append(
+            "Pitfalls of catalogue models come from TorchScript's warnings and static checks; the dynamic "
+            "eager-vs-trace comparison on other inputs runs for pasted code and the teaching models."
+        )
     try:
         report = analyze_callable(module, loaded.inputs(), file=file, entry=type(module).__name__, mode=mode,
-                                  device=device, user_file=src_file, source=src)
+                                  device=device, user_file=src_file, source=src, dynamic=dynamic)
     finally:
         module.to("cpu")  # the zoo's module is shared: leave it where it was
     return report.with_changes(model=name, weights=loaded.weights, notes=tuple(notes))
@@ -182,3 +194,68 @@ def _line_in(exc: BaseException, path: Path) -> int | None:
     from .convert import user_line_of_exception
 
     return user_line_of_exception(exc, {str(path)})
+
+
+def benchmark_source_here(
+    source: str,
+    *,
+    workdir: Path,
+    entry: str,
+    inputs: str = "",
+    modes: list[str] | None = None,
+    threads: int = 1,
+    budget_s: float = 1.0,
+    filename: str = "snippet.py",
+) -> dict[str, Any]:
+    """Benchmark one entry of pasted ``source`` on the CPU; returns ``{"ok": true, "bench": {...}}``.
+
+    Executes the source: call it only inside a sandbox worker. A problem with the code comes back
+    as ``{"ok": false, "error": {"kind", "message", "line"}}``.
+    """
+    from . import bench
+
+    try:
+        info = snippet.parse_source(source)
+        (ent,) = snippet.select_entries(info, entry) if entry else snippet.select_entries(info, "")[:1]
+        module, path = snippet.load_module(source, workdir, filename=Path(filename).name)
+        obj = snippet.build_entry(module, ent)
+        args = snippet.eval_inputs(inputs, module)
+    except SnippetError as e:
+        return {"ok": False, "error": {"kind": e.kind, "message": str(e), "line": e.line}}
+    if not isinstance(obj, torch.nn.Module):
+        if not 1 <= len(args) <= 4:
+            return {"ok": False, "error": {"kind": "inputs", "line": ent.line, "message": (
+                f"{ent.name} takes {len(args)} inputs; a pasted function is benchmarked with 1 to 4 tensor "
+                "inputs: wrap it in an nn.Module for more")}}
+        obj = _module_for(obj, len(args))
+    try:
+        report = bench.benchmark_module(obj, args, name=ent.name, device="cpu", modes=modes, threads=threads,
+                                        budget_s=budget_s)
+    except JitExplorerError as e:
+        return {"ok": False, "error": {"kind": "run", "message": str(e), "line": None}}
+    return {"ok": True, "bench": report.to_dict()}
+
+
+def _module_for(fn: Any, arity: int) -> torch.nn.Module:
+    """Wrap a function in an ``nn.Module`` (fixed arity, so that TorchScript can compile it too):
+    the benchmark's modes (freeze, compile, ONNX) want a module."""
+    if arity == 1:
+        class Entry1(torch.nn.Module):
+            def forward(self, a: torch.Tensor) -> Any:
+                return fn(a)
+        return Entry1().eval()
+    if arity == 2:
+        class Entry2(torch.nn.Module):
+            def forward(self, a: torch.Tensor, b: torch.Tensor) -> Any:
+                return fn(a, b)
+        return Entry2().eval()
+    if arity == 3:
+        class Entry3(torch.nn.Module):
+            def forward(self, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> Any:
+                return fn(a, b, c)
+        return Entry3().eval()
+
+    class Entry4(torch.nn.Module):
+        def forward(self, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, d: torch.Tensor) -> Any:
+            return fn(a, b, c, d)
+    return Entry4().eval()

@@ -39,12 +39,14 @@ from . import pitfall_static as st
 from .convert import Conversion
 from .report import Pitfall
 
-__all__ = ["Context", "Check", "REGISTRY", "register", "detect", "classify_tracer_warning", "DYNAMIC_BUDGET_S"]
+__all__ = ["Context", "Check", "REGISTRY", "register", "detect", "classify_tracer_warning", "DYNAMIC_BUDGET_S", "DYNAMIC_CHECKS"]
 
 #: wall-clock seconds the dynamic checks may spend on one entry (env ``JX_PITFALL_BUDGET_S``)
 DYNAMIC_BUDGET_S = float(os.environ.get("JX_PITFALL_BUDGET_S", "2.0"))
 #: an eager call slower than this skips the variant runs (a big model: the budget would buy nothing)
 SLOW_CALL_S = 0.1
+#: checks that run the code again on other inputs (the costly ones)
+DYNAMIC_CHECKS: tuple[str, ...] = ("stateful", "divergence")
 
 
 @dataclass

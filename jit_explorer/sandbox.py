@@ -50,12 +50,12 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import SandboxError, SnippetError
-from .report import Analysis, AnalysisError
+from .report import Analysis, AnalysisError, BenchReport
 
 __all__ = [
     "Limits",
@@ -797,3 +797,63 @@ def analyze_source(
         return [_failed(label, entry, err.get("kind", "sandbox"), err.get("message", "the sandbox failed"),
                         err.get("line"))]
     return [Analysis.from_dict(d) for d in report.get("analyses", [])]
+
+
+#: modes a pasted-code benchmark runs by default (compilation inside the sandbox is slow and memory hungry)
+PASTE_BENCH_MODES: tuple[str, ...] = ("eager", "trace", "script", "trace+freeze")
+
+
+def benchmark_source(
+    source: str,
+    *,
+    entry: str = "",
+    inputs: str = "",
+    modes: list[str] | None = None,
+    threads: int = 1,
+    budget_s: float = 1.0,
+    limits: Limits | None = None,
+    pool: WorkerPool | None = None,
+) -> BenchReport:
+    """Benchmark one entry of pasted ``source`` on the CPU, in a sandboxed process.
+
+    Args:
+        source: Python source; ``entry`` names the function / ``nn.Module`` (empty: the first one).
+        inputs: inputs expression; empty means ``example_inputs()``.
+        modes: benchmark modes (default :data:`PASTE_BENCH_MODES`).
+        threads: intra-op threads inside the sandbox.
+        budget_s: seconds of timed calls per mode.
+        limits: resource limits; the wall-clock limit is raised to fit the benchmark.
+
+    Returns:
+        The :class:`~jit_explorer.report.BenchReport`.
+
+    Raises:
+        SnippetError: the code could not be loaded or run (with its line when known).
+        InputError: bad options (unknown mode).
+        SandboxError: the sandboxed process failed (time, memory, crash).
+    """
+    from .bench import ALL_MODES
+    from .errors import InputError
+    from .snippet import validate_source
+
+    validate_source(source)
+    modes = list(modes or PASTE_BENCH_MODES)
+    unknown = [m for m in modes if m not in ALL_MODES]
+    if unknown:
+        raise InputError(f"unknown benchmark mode(s) {', '.join(unknown)}: use {', '.join(ALL_MODES)}")
+    precheck(source, entry=entry, inputs=inputs, mode="both")
+    pool = pool or default_pool()
+    base = limits or pool.limits
+    wall = max(base.wall_s, 30.0 + len(modes) * (budget_s * 2 + 10.0))
+    lim = replace(base, wall_s=wall, cpu_s=max(base.cpu_s, int(wall * max(threads, 1) * 2)))
+    request = {"op": "bench", "source": source, "entry": entry, "inputs": inputs, "modes": modes,
+               "threads": threads, "budget_s": budget_s, "filename": "snippet.py"}
+    report = run_request(request, limits=lim, pool=pool)
+    if report.get("ok") and "bench" in report:
+        return BenchReport.from_dict(report["bench"])
+    err = report.get("error") or {}
+    if not err and report.get("analyses"):
+        err = report["analyses"][0].get("error") or {}
+    if err.get("kind") in ("syntax", "no-entry", "inputs", "constructor", "source", "import", "build", "run"):
+        raise SnippetError(err.get("message", "the code could not be loaded"), line=err.get("line"), kind=err["kind"])
+    raise SandboxError(err.get("message", "the sandboxed benchmark failed"))

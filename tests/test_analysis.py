@@ -28,3 +28,11 @@ def test_source_errors_are_analyses_not_exceptions(tmp_path: Path) -> None:
     (b,) = analyze_source_here("def f(x):\n    return x.nope()\n", workdir=tmp_path, inputs="torch.ones(1)")
     assert not b.ok and b.error.kind == "run" and b.error.line == 2
     assert str(tmp_path) not in b.error.message
+
+
+def test_catalogue_models_skip_only_the_dynamic_checks() -> None:
+    r = analyze_model("gru")
+    assert any("dynamic" in n for n in r.notes)
+    teaching = analyze_model("sign_branch")
+    assert not any("dynamic eager-vs-trace" in n for n in teaching.notes)
+    assert any(p.evidence.find("divergence") >= 0 for p in teaching.pitfalls)

@@ -72,7 +72,7 @@ def test_analyze_lints_like_a_linter(tmp_path: Path) -> None:
     clean.write_text("import torch\n\n\ndef g(x):\n    return torch.relu(x) * 2\n\n\ndef example_inputs():\n    return (torch.ones(3),)\n")
     p = run("analyze", str(bad), str(clean))
     assert p.returncode == 0
-    assert f"{bad}:5: warning tensor-to-bool [trace]:" in p.stdout
+    assert f"{bad}:5: error tensor-to-bool [trace]:" in p.stdout  # proven by divergence: an error
     assert str(clean) not in p.stdout
     assert run("analyze", str(bad), "--strict").returncode == 1
     assert run("analyze", str(clean), "--strict").returncode == 0
