@@ -166,9 +166,14 @@ def _bert_tokens() -> tuple[list[int], list[int]]:
     return ids, segments
 
 
-def _bert_inputs() -> tuple[torch.Tensor, torch.Tensor]:
+def _bert_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(input_ids, attention_mask, token_type_ids)``, positional as ``BertModel.forward`` takes them.
+
+    (The founding blog passed the segment ids second, where BertModel expects the attention
+    mask; here they go where they belong.)
+    """
     ids, segments = _bert_tokens()
-    return torch.tensor([ids]), torch.tensor([segments])
+    return torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long), torch.tensor([segments])
 
 
 # --------------------------------------------------------------------------- sequence and teaching
@@ -249,7 +254,7 @@ MODELS: dict[str, ModelSpec] = {
             "bert-base-uncased", "BERT-base (uncased)",
             "Hugging Face's BertModel, the blog's other model. Traces with return_dict=False; "
             "torch.jit.script fails on transformers models (they use Python features TorchScript lacks).",
-            "token ids + segment ids 1x14 int64: '" + BERT_SENTENCE + "'", "nlp", False,
+            "token ids, attention mask and segment ids 1x14 int64: '" + BERT_SENTENCE + "'", "nlp", False,
             _bert, _bert_inputs,
         ),
         ModelSpec(

@@ -20,7 +20,8 @@ def test_unknown_model_lists_choices() -> None:
 
 
 def test_bert_input_is_the_blog_sentence_tokenized_offline() -> None:
-    ids, segments = zoo.example_inputs("bert-base-uncased")
+    ids, mask, segments = zoo.example_inputs("bert-base-uncased")
+    assert mask.tolist() == [[1] * 14]
     assert ids.tolist() == [[101, 2040, 2001, 3958, 27227, 1029, 102, 3958, 27227, 2001, 1037, 13997, 11510, 102]]
     assert segments.tolist() == [[0] * 7 + [1] * 7]
 
