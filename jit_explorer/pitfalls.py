@@ -162,7 +162,7 @@ def _lines(ctx: Context) -> list[int]:
 def _script_hint(ctx: Context) -> str:
     res = ctx.conversion.script
     if res is not None and res.ok:
-        return " torch.jit.script compiles this code: scripting it is the simplest fix."
+        return ". torch.jit.script compiles this code: scripting it is the simplest fix"
     return ""
 
 
