@@ -8,6 +8,7 @@ the page. Library errors become ``gr.Error`` here and nowhere else.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import threading
 import uuid
@@ -48,6 +49,12 @@ def convert_model(model: str, mode: str = "both", device: str = "cpu") -> dict[s
         raise gr.Error(str(e)) from None
 
 
+def _paste_refusal() -> str | None:
+    """Why pasted code may not run here (paste gating), or ``None``; a public share link counts."""
+    launched = getattr(sys.modules.get("app"), "demo", None)
+    return sandbox.paste_refusal(public_share=bool(getattr(launched, "share", False)))
+
+
 def analyze_code(source: str, entry: str = "", inputs: str = "", mode: str = "both") -> dict[str, Any]:
     """Analyse pasted code in the sandbox; returns one analysis object.
 
@@ -57,11 +64,8 @@ def analyze_code(source: str, entry: str = "", inputs: str = "", mode: str = "bo
     off (``JX_ALLOW_PASTE=0``, or a public share link without ``JX_ALLOW_PASTE=1``) nothing
     runs and the error's kind is ``disabled``.
     """
-    import sys
-
     entry = (entry or "").strip()
-    launched = getattr(sys.modules.get("app"), "demo", None)
-    refusal = sandbox.paste_refusal(public_share=bool(getattr(launched, "share", False)))
+    refusal = _paste_refusal()
     if refusal:
         return failed("snippet.py", entry, "disabled", refusal).to_dict()
     mode = _check_mode(mode)
@@ -231,10 +235,7 @@ def bench_targets() -> list[tuple[str, str]]:
 
 def _bench_pasted(source: str, entry: str, inputs: str, modes: list[str], threads: Any, budget_s: float) -> dict[str, Any]:
     """Benchmark the Paste tab's code through the sandbox (CPU only; one thread unless asked)."""
-    import sys
-
-    launched = getattr(sys.modules.get("app"), "demo", None)
-    refusal = sandbox.paste_refusal(public_share=bool(getattr(launched, "share", False)))
+    refusal = _paste_refusal()
     if refusal:
         raise gr.Error(refusal)
     n = int(threads or 1)

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from . import pitfalls, snippet, zoo
-from .convert import CapturedWarning, clean_paths, convert
+from .convert import CapturedWarning, clean_paths, convert, user_line_of_exception
 from .errors import JitExplorerError, SnippetError
 from .report import Analysis, AnalysisError
 
@@ -173,7 +173,8 @@ def analyze_source_here(
             results.append(failed(label, ent.name, "build", f"building {ent.name} failed: {type(e).__name__}: {e}", line))
             continue
         try:
-            obj(*args) if not isinstance(obj, torch.nn.Module) else _eager_check(obj, args)
+            with torch.no_grad():
+                obj(*args)
         except Exception as e:
             line = _line_in(e, path)
             msg = clean_paths(f"{type(e).__name__}: {e}", user_file=str(path), label=label)
@@ -185,14 +186,7 @@ def analyze_source_here(
     return results
 
 
-def _eager_check(module: torch.nn.Module, args: tuple[Any, ...]) -> None:
-    with torch.no_grad():
-        module(*args)
-
-
 def _line_in(exc: BaseException, path: Path) -> int | None:
-    from .convert import user_line_of_exception
-
     return user_line_of_exception(exc, {str(path)})
 
 

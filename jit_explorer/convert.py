@@ -102,10 +102,6 @@ def clean_paths(text: str, *, user_file: str | None = None, label: str = "snippe
     return text.replace(str(Path(_THIS_DIR).parent) + os.sep, "")
 
 
-def _short(path: str) -> str:
-    return clean_paths(path)
-
-
 def _locate(frame: Any, user_files: set[str]) -> tuple[int | None, str, bool]:
     """Find the innermost user frame (line), the innermost non-torch frame (display), and
     whether the warning came from inside a library module called on that line (``internal``).
@@ -124,12 +120,12 @@ def _locate(frame: Any, user_files: set[str]) -> tuple[int | None, str, bool]:
         if fname in user_files:
             user_line = f.f_lineno
             if not where:
-                where = f"{_short(fname)}:{f.f_lineno}"
+                where = f"{clean_paths(fname)}:{f.f_lineno}"
             break
         if fname.startswith(_TORCH_NN_DIR):
             internal = True
         if not where and not fname.startswith((_TORCH_DIR, _THIS_DIR)) and "warnings" not in os.path.basename(fname) and not fname.startswith("<"):
-            where = f"{_short(fname)}:{f.f_lineno}"
+            where = f"{clean_paths(fname)}:{f.f_lineno}"
         f = f.f_back
     return user_line, where, internal and user_line is not None
 
@@ -147,7 +143,7 @@ def capture_warnings(user_files: set[str], mode: str, *, label: str = "snippet.p
     def hook(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
         user_line, where, internal = _locate(sys._getframe(1), user_files)
         if not where:
-            where = f"{_short(filename)}:{lineno}"
+            where = f"{clean_paths(filename)}:{lineno}"
         text = clean_paths(str(message), user_file=user_file, label=label)
         records.append(CapturedWarning(category.__name__, text, user_line, clean_paths(where, user_file=user_file, label=label), mode, internal))
 
