@@ -88,3 +88,15 @@ def test_analyze_bad_file_exit_2(tmp_path: Path) -> None:
     p = run("analyze", str(f))
     assert p.returncode == 2 and "syntax error on line 1" in p.stdout + p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_bench_json_and_markdown() -> None:
+    p = run("bench", "--model", "sign_branch", "--modes", "eager,trace", "--threads", "1", "--json")
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    assert {"model", "device", "device_name", "threads", "torch_version", "batch", "input", "peak_gflops",
+            "notes", "results"} <= set(d)
+    assert d["threads"] == 1 and [r["mode"] for r in d["results"]] == ["eager", "trace"]
+    assert all(r["ok"] and r["runs"] > 0 for r in d["results"])
+    bad = run("bench", "--model", "sign_branch", "--modes", "eager,warp")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "warp" in bad.stderr
