@@ -6,14 +6,22 @@ PIP := $(PYTHON) -m pip
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser demo test bench screenshots clean
+.PHONY: install lint browser demo test bench screenshots clean
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The pinned requirements (incl. dev tools), then the package itself, editable, with its extras
+# (pyproject.toml pins the same versions; setuptools comes from requirements-dev.txt, so no build isolation).
+$(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	@test -x $(PYTHON) || $(PY) -m venv $(VENV)
 	$(PIP) install --disable-pip-version-check -q -r requirements-dev.txt
+	$(PIP) install --disable-pip-version-check -q --no-build-isolation -e ".[app,onnx]"
 	@touch $(STAMP)
+
+# ruff (style, bugs, imports) and mypy (types); settings in pyproject.toml
+lint: install
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m mypy
 
 # Debian's chromium drives the browser tests (playwright cannot download browsers here).
 browser:
@@ -23,7 +31,7 @@ browser:
 demo: install
 	$(PYTHON) -m app
 
-test: install browser
+test: install lint browser
 	JIT_EXPLORER_OFFLINE=1 HF_HUB_OFFLINE=1 $(PYTHON) -m pytest
 
 bench: install

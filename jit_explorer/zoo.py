@@ -32,8 +32,8 @@ from .errors import UnknownModelError
 
 __all__ = ["ModelSpec", "LoadedModel", "MODELS", "names", "spec", "load", "example_inputs", "offline"]
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-BERT_VOCAB = ASSETS / "bert-base-uncased-vocab.txt"
+DATA = Path(__file__).resolve().parent / "data"  # package data: shipped inside the wheel
+BERT_VOCAB = DATA / "bert-base-uncased-vocab.txt"
 BERT_SENTENCE = "[CLS] Who was Jim Henson ? [SEP] Jim Henson was a puppeteer [SEP]"
 HUB_TIMEOUT_S = 2.0
 
