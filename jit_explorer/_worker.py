@@ -51,10 +51,13 @@ def warm(x):
 
 def zygote_main(sock_fd: int) -> None:
     """Zygote entry point: warm up, then fork a supervisor for every ``spawn`` command."""
+    from . import seccomp_filter
+
+    # non-dumpable first: a same-user process cannot open our /proc/<pid>/mem or environ, nor ptrace us
+    seccomp_filter.set_non_dumpable()
     sock = socket.socket(fileno=sock_fd)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     _warm_up()
-    from . import seccomp_filter
 
     seccomp_filter.set_child_subreaper()  # orphans of killed supervisors come here and are killed
     gc.collect()
@@ -252,6 +255,7 @@ def _supervisor_main(req_r: int, res_w: int, cmd: dict[str, Any]) -> None:
     from . import seccomp_filter
 
     os.setsid()
+    seccomp_filter.set_non_dumpable()  # inherited from the zygote; said again, it costs nothing
     reaper = seccomp_filter.set_child_subreaper()
     workdir = Path(cmd["workdir"])
     os.chdir(workdir)
@@ -259,6 +263,7 @@ def _supervisor_main(req_r: int, res_w: int, cmd: dict[str, Any]) -> None:
     os.close(req_r)
     if request is None:
         return
+    request["disk"] = _cap_workdir(request, workdir)
     report = _supervise(request, workdir, res_w, reaper=reaper)
     clean = _kill_descendants()
     if not clean:
@@ -268,7 +273,30 @@ def _supervisor_main(req_r: int, res_w: int, cmd: dict[str, Any]) -> None:
     os.close(res_w)
 
 
-def _dir_bytes(path: Path, limit_entries: int = 10000) -> int:
+def _cap_workdir(request: dict[str, Any], workdir: Path) -> str | None:
+    """Put a size-capped tmpfs on the work directory (a private mount namespace); ``None`` when refused.
+
+    Then a write past ``disk_mb`` fails at once with ``ENOSPC``. Where the kernel refuses (no
+    unprivileged user namespaces), the supervisor falls back to measuring the directory often.
+    """
+    from . import seccomp_filter
+
+    limits = request["limits"]
+    uid = request.get("uid") if os.geteuid() == 0 else None
+    try:
+        how = seccomp_filter.mount_private_tmpfs(str(workdir), size_bytes=int(limits["disk_mb"]) * _MB,
+                                                 inodes=_MAX_FILES, uid=int(uid) if uid else os.getuid())
+    except OSError:
+        return None
+    os.chdir(workdir)  # the new mount, not the directory underneath
+    return how
+
+
+_MAX_FILES = 10_000
+_DISK_POLL_S = 0.02  # only without the tmpfs
+
+
+def _dir_bytes(path: Path, limit_entries: int = _MAX_FILES) -> int:
     total = 0
     stack = [str(path)]
     seen = 0
@@ -320,7 +348,8 @@ def _supervise(request: dict[str, Any], workdir: Path, res_w: int, *, reaper: bo
     disk_cap = int(limits["disk_mb"]) * _MB
     started = time.monotonic()
     deadline = started + wall
-    next_disk = started + 0.25
+    polled_disk = not request.get("disk")  # no size-capped tmpfs: measure the directory instead
+    next_disk = started + _DISK_POLL_S
     answer = bytearray()
     out_bytes = 0
     status: int | None = None
@@ -333,7 +362,8 @@ def _supervise(request: dict[str, Any], workdir: Path, res_w: int, *, reaper: bo
             break
         watch = list(open_fds) + ([pidfd] if pidfd is not None else [])
         try:
-            ready, _, _ = select.select(watch, [], [], min(0.05 if pidfd is None else 0.25, deadline - now))
+            wait = _DISK_POLL_S if polled_disk else (0.05 if pidfd is None else 0.25)
+            ready, _, _ = select.select(watch, [], [], min(wait, deadline - now))
         except InterruptedError:
             continue
         for fd in (ans_r, out_r):
@@ -349,8 +379,8 @@ def _supervise(request: dict[str, Any], workdir: Path, res_w: int, *, reaper: bo
         if out_bytes > out_cap:
             reason = "output"
             break
-        if now >= next_disk:
-            next_disk = now + 0.25
+        if polled_disk and now >= next_disk:
+            next_disk = now + _DISK_POLL_S
             if _dir_bytes(workdir) > disk_cap:
                 reason = "disk"
                 break
@@ -523,7 +553,7 @@ def _set_limits(limits: dict[str, Any], *, private_uid: bool) -> dict[str, str]:
     wanted = [
         ("AS", resource.RLIMIT_AS, vm_now + int(limits["memory_mb"]) * _MB, None),
         ("CPU", resource.RLIMIT_CPU, cpu, cpu + 2),
-        ("FSIZE", resource.RLIMIT_FSIZE, int(limits["file_mb"]) * _MB, None),
+        ("FSIZE", resource.RLIMIT_FSIZE, min(int(limits["file_mb"]), int(limits["disk_mb"])) * _MB, None),
         ("NOFILE", resource.RLIMIT_NOFILE, int(limits["open_files"]), None),
         ("CORE", resource.RLIMIT_CORE, 0, None),
         ("NPROC", resource.RLIMIT_NPROC, procs, None),
@@ -567,6 +597,12 @@ def _confine(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
     prot: dict[str, Any] = {}
     dropped, how = _drop_root(int(request.get("uid") or 0))
     prot["private_user"] = how if dropped else False
+    prot["disk"] = request.get("disk") or f"polled every {_DISK_POLL_S:g} s"
+    if not dropped and os.geteuid() != 0:  # a user namespace (tmpfs) gave us capabilities in it: none are needed
+        try:
+            seccomp_filter.clear_capabilities()
+        except OSError:
+            pass
     prot["rlimits"] = _set_limits(request["limits"], private_uid=dropped)
     try:
         abi = seccomp_filter.install_landlock(read_roots=_read_roots(workdir), write_roots=[str(workdir)],
@@ -710,6 +746,8 @@ def _classify(e: BaseException | None, limits: dict[str, Any], text: str = "") -
                           "use smaller tensors or fewer of them")
     if isinstance(e, RecursionError) or "maximum recursion depth" in text:
         return "recursion", "maximum recursion depth exceeded: the code recurses without end (or too deeply)"
+    if (isinstance(e, OSError) and e.errno == errno.ENOSPC) or "No space left on device" in text:
+        return "disk", f"the code wrote more than {limits['disk_mb']} MB of files and was stopped (disk limit)"
     if (isinstance(e, OSError) and e.errno == errno.EFBIG) or "File too large" in text:
         return "file-size", f"the code wrote a file larger than {limits['file_mb']} MB (file-size limit)"
     if (isinstance(e, OSError) and e.errno == errno.EMFILE) or "Too many open files" in text:

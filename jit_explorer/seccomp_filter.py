@@ -15,6 +15,11 @@ The seccomp filter (x86-64 and aarch64) answers ``EPERM`` to:
   (which could open sockets behind the filter's back);
 * changing another process's limits or scheduling (``prlimit64``, ``sched_set*``, ``setpriority``,
   ``ioprio_set``, ``migrate_pages``/``move_pages`` on another pid);
+* changing the owner or extended attributes of any file (``chown`` family, ``*setxattr``,
+  ``*removexattr``), which Landlock does not cover; changing a file's mode or times (``chmod`` and
+  ``utime`` families) is accepted and does nothing;
+* making the kernel signal another process on I/O: ``fcntl`` ``F_SETOWN``/``F_SETOWN_EX``/``F_SETSIG`` and
+  the ``ioctl``\ s ``FIOSETOWN``/``SIOCSPGRP``/``TIOCSPGRP`` (and ``TIOCSTI``);
 * namespaces and mounts (``unshare``, ``setns``, ``clone`` with ``CLONE_NEW*``, ``mount`` & co.; ``clone3``
   gets ``ENOSYS`` so that libc falls back to ``clone``, whose flags the filter can read);
 * administration: modules, kexec, reboot, swap, clocks, keyrings, bpf, perf events, userfaultfd, ...
@@ -48,6 +53,7 @@ __all__ = [
     "set_child_subreaper",
     "become_user",
     "clear_capabilities",
+    "mount_private_tmpfs",
     "ConfinementError",
 ]
 
@@ -112,6 +118,10 @@ _ARCHES: dict[str, dict[str, object]] = {
             "fanotify_init": 300, "mount_setattr": 442, "move_mount": 429, "open_tree": 428, "fsopen": 430,
             "fsconfig": 431, "fsmount": 432, "fspick": 433, "quotactl": 179, "vhangup": 153, "syslog": 103,
             "iopl": 172, "ioperm": 173,
+            "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452, "chown": 92, "fchown": 93,
+            "lchown": 94, "fchownat": 260, "utime": 132, "utimes": 235, "utimensat": 280, "futimesat": 261,
+            "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197, "lremovexattr": 198,
+            "fremovexattr": 199, "setxattrat": 463, "removexattrat": 466, "fcntl": 72, "ioctl": 16,
         },
     },
     "aarch64": {
@@ -133,6 +143,9 @@ _ARCHES: dict[str, dict[str, object]] = {
             "sched_setattr": 274, "migrate_pages": 238, "move_pages": 239, "clone": 220, "clone3": 435,
             "fanotify_init": 262, "mount_setattr": 442, "move_mount": 429, "open_tree": 428, "fsopen": 430,
             "fsconfig": 431, "fsmount": 432, "fspick": 433, "quotactl": 60, "vhangup": 58, "syslog": 116,
+            "fchmod": 52, "fchmodat": 53, "fchmodat2": 452, "fchown": 55, "fchownat": 54, "utimensat": 88,
+            "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15,
+            "fremovexattr": 16, "setxattrat": 463, "removexattrat": 466, "fcntl": 25, "ioctl": 29,
         },
     },
 }
@@ -147,7 +160,25 @@ _DENY_ALWAYS = (
     "name_to_handle_at", "kcmp", "process_madvise", "process_mrelease", "setpriority", "ioprio_set",
     "fanotify_init", "mount_setattr", "move_mount", "open_tree", "fsopen", "fsconfig", "fsmount", "fspick",
     "quotactl", "vhangup", "syslog", "iopl", "ioperm",
+    # file metadata Landlock does not cover: owners and extended attributes of the server user's files
+    "chown", "fchown", "lchown", "fchownat", "setxattr", "lsetxattr", "fsetxattr", "removexattr",
+    "lremovexattr", "fremovexattr", "setxattrat", "removexattrat",
 )
+# Modes and times (not covered by Landlock either) are *ignored*: the call returns 0 and changes nothing.
+# Refusing them would break innocent code (``shutil.copy`` copies the mode; Inductor's C++ builds chmod
+# their output), while a no-op keeps every file exactly as it was.
+_IGNORE_ALWAYS = ("chmod", "fchmod", "fchmodat", "fchmodat2", "utime", "utimes", "utimensat", "futimesat")
+F_SETOWN = 8
+F_SETSIG = 10
+F_SETOWN_EX = 15
+#: fcntl commands that would make the kernel signal another process (SIGIO/SIGURG to an owner)
+DENIED_FCNTL = (F_SETOWN, F_SETSIG, F_SETOWN_EX)
+FIOSETOWN = 0x8901
+SIOCSPGRP = 0x8902
+TIOCSPGRP = 0x5410
+TIOCSTI = 0x5412
+#: ioctl requests that set a signal owner (or push input into a terminal)
+DENIED_IOCTL = (FIOSETOWN, SIOCSPGRP, TIOCSPGRP, TIOCSTI)
 # (syscall, argument index, allowed values besides the caller's own pid)
 _ONLY_SELF = (
     ("kill", 0, ()), ("tgkill", 0, ()), ("rt_sigqueueinfo", 0, ()), ("rt_tgsigqueueinfo", 0, ()),
@@ -193,6 +224,14 @@ def build_filter(pid: int, *, arch: str | None = None) -> bytes:
 
     for name in _DENY_ALWAYS:
         rule(name, [eperm])
+    for name in _IGNORE_ALWAYS:
+        rule(name, [_ret(SECCOMP_RET_ERRNO | 0)])
+    for name, denied in (("fcntl", DENIED_FCNTL), ("ioctl", DENIED_IOCTL)):
+        block = [_ins(_LD_W_ABS, _OFF_ARGS + 8)]  # the command: args[1]
+        for i, v in enumerate(denied):
+            block.append(_ins(_JEQ_K, v, jt=len(denied) - i, jf=0))  # equal: jump to eperm, past allow
+        block += [allow, eperm]
+        rule(name, block)
     for name, idx, extra in _ONLY_SELF:
         values = (pid, *extra)
         block = [_ins(_LD_W_ABS, _OFF_ARGS + 8 * idx)]
@@ -418,3 +457,66 @@ def clear_capabilities() -> None:
     """Drop every capability (effective, permitted, inheritable, ambient)."""
     _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     _capset(0)
+
+
+# --------------------------------------------------------------------------- a size-capped work directory
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.unshare.argtypes = [ctypes.c_int]
+
+
+def _check(r: int, what: str) -> None:
+    if r != 0:
+        e = ctypes.get_errno()
+        raise ConfinementError(e, f"{what}: {os.strerror(e)}")
+
+
+def _write_proc(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def mount_private_tmpfs(path: str, *, size_bytes: int, inodes: int, uid: int) -> str:
+    """Cover ``path`` with a size-capped tmpfs, visible only to this process and its descendants.
+
+    The calling process moves to a private mount namespace (as root), or to a new user + mount
+    namespace that maps only its own uid (as an ordinary user, where the kernel allows unprivileged
+    user namespaces), and mounts a tmpfs of ``size_bytes`` and at most ``inodes`` files on ``path``,
+    owned by ``uid``. A write past the cap fails with ``ENOSPC`` at once (no polling), and the files
+    vanish with the last process of the namespace. Call it in a process that then only forks the
+    confined user process (which must drop the capabilities a new user namespace gives).
+
+    Returns:
+        A short description (``"tmpfs 64 MB (mount namespace)"``).
+
+    Raises:
+        ConfinementError: the namespace or the mount was refused (the caller falls back to polling).
+    """
+    outer_uid, outer_gid = os.getuid(), os.getgid()
+    how = "mount namespace"
+    if outer_uid == 0:
+        _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    else:
+        _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare(CLONE_NEWUSER|CLONE_NEWNS)")
+        try:
+            _write_proc("/proc/self/setgroups", "deny")
+            _write_proc("/proc/self/uid_map", f"{outer_uid} {outer_uid} 1\n")
+            _write_proc("/proc/self/gid_map", f"{outer_gid} {outer_gid} 1\n")
+        except OSError as e:
+            raise ConfinementError(e.errno or errno.EPERM, f"user namespace id maps: {e}") from None
+        how = "user + mount namespace"
+    _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount(/, MS_PRIVATE)")
+    gid = uid if outer_uid == 0 else outer_gid
+    opts = f"size={max(1, size_bytes // 1024)}k,nr_inodes={max(16, inodes)},mode=0700,uid={uid},gid={gid}"
+    _check(_libc.mount(b"jx-sandbox", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts.encode()),
+           f"mount tmpfs on {path}")
+    return f"tmpfs {size_bytes // (1024 * 1024)} MB ({how})"
