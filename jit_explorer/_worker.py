@@ -64,6 +64,7 @@ def zygote_main(sock_fd: int) -> None:
     gc.freeze()  # keep the warm heap shared (copy-on-write) between forks
     sock.sendall(READY)
     workers: dict[int, int | None] = {}  # supervisor pid -> pidfd
+    workdirs: dict[int, str] = {}  # supervisor pid -> its work dir (removed here if the server could not)
     buf = b""
     while True:
         fds = [sock.fileno()] + [fd for fd in workers.values() if fd is not None]
@@ -78,15 +79,29 @@ def zygote_main(sock_fd: int) -> None:
                 data, fdlist = b"", []
             if not data:
                 _zygote_shutdown(workers)
+                _remove_dirs(workdirs.values())
                 os._exit(0)
             buf += data
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
                 cmd = json.loads(line)
                 pid = _fork_supervisor(sock, fdlist, cmd, workers)
+                if pid > 0:
+                    workdirs[pid] = str(cmd.get("workdir", ""))
                 fdlist = []
                 sock.sendall(f"{pid}\n".encode())
         _zygote_reap(workers)
+        for pid in [p for p in workdirs if p not in workers]:
+            del workdirs[pid]  # reaped: the server removes its dir when it kills the worker
+
+
+def _remove_dirs(workdirs: Any) -> None:
+    """At shutdown: remove the work dirs of this zygote's supervisors and its own home (the cwd)."""
+    import shutil
+
+    for d in [*workdirs, os.getcwd()]:
+        if Path(d).name.startswith(("jx-worker-", "jx-zygote-")):
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def _warm_up() -> None:

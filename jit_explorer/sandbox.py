@@ -68,7 +68,11 @@ __all__ = [
     "harden_server",
     "protections",
     "paste_refusal",
+    "missing_protections",
+    "remove_stale_dirs",
     "mark_public_share",
+    "REQUIRED_LANDLOCK_ABI",
+    "WEAK_OVERRIDE_ENV",
     "MAX_INPUTS_CHARS",
 ]
 
@@ -155,16 +159,55 @@ def mark_public_share(public: bool = True) -> None:
     _public_share = public
 
 
+#: Landlock ABI needed when the server is not root (no private uid): 3 is the first to handle ``truncate``;
+#: what later ABIs add (TCP, signals, ioctls) the seccomp filter denies on its own.
+REQUIRED_LANDLOCK_ABI = 3
+#: an operator who accepts a weaker sandbox sets this to 1 (pasting then runs with what is there)
+WEAK_OVERRIDE_ENV = "JX_SANDBOX_ALLOW_WEAK"
+
+
+def missing_protections() -> list[str]:
+    """The protections pasted code needs that this machine lacks, each as one sentence (empty: none).
+
+    Needed everywhere: seccomp. Needed when the server is not root (pasted code then runs as the
+    server's own user): Landlock ABI :data:`REQUIRED_LANDLOCK_ABI` or later.
+    """
+    from . import seccomp_filter
+
+    missing = []
+    ok, detail = seccomp_filter.seccomp_available()
+    if not ok:
+        missing.append(f"seccomp ({detail})")
+    if os.geteuid() != 0:
+        abi = seccomp_filter.landlock_abi()
+        if abi < REQUIRED_LANDLOCK_ABI:
+            have = f"ABI {abi}" if abi else "not available"
+            missing.append(f"Landlock ABI {REQUIRED_LANDLOCK_ABI}+ (this kernel: {have}; the server is not root, so "
+                           "pasted code would run as its user and could read and change its files)")
+    return missing
+
+
+def _weak_allowed() -> bool:
+    return os.environ.get(WEAK_OVERRIDE_ENV, "").strip().lower() in _TRUE
+
+
 def paste_refusal(*, public_share: bool = False) -> str | None:
     """Why pasting code is not allowed here, or ``None`` when it is.
 
     ``JX_ALLOW_PASTE=1`` allows it, ``JX_ALLOW_PASTE=0`` forbids it; unset, it is allowed except when the
-    app runs behind a public share link (``public_share`` or :func:`mark_public_share`).
+    app runs behind a public share link (``public_share`` or :func:`mark_public_share`). Whatever
+    ``JX_ALLOW_PASTE`` says, it is refused when a needed protection is missing
+    (:func:`missing_protections`) unless the operator sets ``JX_SANDBOX_ALLOW_WEAK=1``.
     """
     value = os.environ.get("JX_ALLOW_PASTE", "").strip().lower()
     if value in _FALSE:
         return ("Pasting code is turned off on this server (JX_ALLOW_PASTE=0). Run JIT Explorer locally "
                 "(`make demo`) to analyse your own code.")
+    missing = missing_protections()
+    if missing and not _weak_allowed():
+        return ("Pasting code is off: this server lacks sandbox protection (" + "; ".join(missing) + "). "
+                f"Run JIT Explorer locally (`make demo`), or, as the operator, set {WEAK_OVERRIDE_ENV}=1 to "
+                "accept a weaker sandbox.")
     if value in _TRUE:
         return None
     if public_share or _public_share:
@@ -219,6 +262,13 @@ def harden_server() -> dict[str, tuple[bool, str]]:
     for name, (active, detail) in status.items():
         if not active:
             log.warning("sandbox protection %s: %s", name, detail)
+    missing = missing_protections()
+    if missing:
+        if _weak_allowed():
+            log.warning("sandbox: missing %s; pasted code runs anyway (%s=1)", "; ".join(missing), WEAK_OVERRIDE_ENV)
+        else:
+            log.error("sandbox: missing %s; pasted code is refused (set %s=1 to accept a weaker sandbox)",
+                      "; ".join(missing), WEAK_OVERRIDE_ENV)
     return status
 
 
@@ -384,11 +434,59 @@ class Worker:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+_STALE_PREFIXES = ("jx-zygote-", "jx-worker-")
+_LEGACY_STALE_S = 24 * 3600.0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_dirs(tmp: str | None = None) -> int:
+    """Remove the sandbox temp dirs that servers which are gone left behind; returns how many.
+
+    A dir is ``jx-zygote-<server pid>-*`` or ``jx-worker-<server pid>-*``: it is stale when that pid
+    is not running. Older names without a pid are removed after a day. Only this user's dirs.
+    """
+    base = Path(tmp or tempfile.gettempdir())
+    removed = 0
+    me = os.geteuid()
+    try:
+        entries = list(base.iterdir())
+    except OSError:
+        return 0
+    for p in entries:
+        prefix = next((x for x in _STALE_PREFIXES if p.name.startswith(x)), None)
+        if prefix is None:
+            continue
+        try:
+            st = p.lstat()
+        except OSError:
+            continue
+        if st.st_uid != me or not p.is_dir() or p.is_symlink():
+            continue
+        head = p.name[len(prefix):].split("-", 1)[0]
+        if head.isdigit() and "-" in p.name[len(prefix):]:
+            stale = int(head) != os.getpid() and not _pid_alive(int(head))
+        else:
+            stale = time.time() - st.st_mtime > _LEGACY_STALE_S
+        if stale:
+            shutil.rmtree(p, ignore_errors=True)
+            removed += not p.exists()
+    return removed
+
+
 class _Zygote:
     """The process that imported torch once and forks supervisors (see :mod:`jit_explorer._worker`)."""
 
     def __init__(self) -> None:
-        self.home = tempfile.mkdtemp(prefix="jx-zygote-")
+        self.home = tempfile.mkdtemp(prefix=f"jx-zygote-{os.getpid()}-")
         self._sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._log = tempfile.TemporaryFile()
         fd = child.fileno()
@@ -444,7 +542,7 @@ class _Zygote:
 
     def spawn(self, uid: int | None) -> Worker:
         """Fork a new supervisor with its own temp dir (owned by ``uid`` when set)."""
-        workdir = tempfile.mkdtemp(prefix="jx-worker-")
+        workdir = tempfile.mkdtemp(prefix=f"jx-worker-{os.getpid()}-")
         if uid is not None:
             os.chown(workdir, uid, uid)
         req_r, req_w = os.pipe()
@@ -628,6 +726,9 @@ def default_pool() -> WorkerPool:
     with _pool_lock:
         if _pool is None:
             harden_server()
+            stale = remove_stale_dirs()
+            if stale:
+                log.info("removed %d sandbox temp dir(s) left by servers that are gone", stale)
             _pool = WorkerPool()
             _pool.start()
             atexit.register(shutdown)
