@@ -183,7 +183,11 @@ class Analysis:
 
 @dataclass(frozen=True)
 class BenchResult:
-    """Timing of one mode of one model."""
+    """Timing of one mode of one model (a row of DESIGN.md's benchmark schema).
+
+    Verdicts are data: ``correct`` (output within tolerance of eager), ``same_as_eager``
+    (the speedup's 95% interval contains 1.0); the report's ``fastest`` names the mode.
+    """
 
     mode: str
     ok: bool
@@ -191,21 +195,44 @@ class BenchResult:
     median_ms: float = 0.0
     p90_ms: float = 0.0
     iqr_ms: float = 0.0
+    ci95_ms: tuple[float, float] | None = None
     runs: int = 0
     first_call_ms: float = 0.0
     max_abs_diff: float = 0.0
+    correct: bool = False
     speedup_vs_eager: float = 0.0
+    speedup_ci95: tuple[float, float] | None = None
+    same_as_eager: bool = False
+    peak_mem_mb: float | None = None
     gflops: float = 0.0
     pct_of_peak: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON object of one benchmark row."""
-        return asdict(self)
+        """Return the JSON object of one benchmark row (intervals as ``[lo, hi]`` lists)."""
+        d = asdict(self)
+        for key in ("ci95_ms", "speedup_ci95"):
+            d[key] = list(d[key]) if d[key] is not None else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BenchResult:
+        """Rebuild from :meth:`to_dict` output (older rows without the new keys get their defaults)."""
+        known = {f: d[f] for f in cls.__dataclass_fields__ if f in d}
+        for key in ("ci95_ms", "speedup_ci95"):
+            if known.get(key) is not None:
+                lo, hi = known[key]
+                known[key] = (float(lo), float(hi))
+        return cls(**known)
 
 
 @dataclass(frozen=True)
 class BenchReport:
-    """A benchmark of one model on one device (DESIGN.md schema)."""
+    """A benchmark of one model on one device (DESIGN.md schema).
+
+    ``peak_gflops`` is the measured attainable peak (a dense GEMM on this device and
+    thread count); ``peak_estimate_gflops`` the clock x FLOPs/cycle estimate beside it;
+    ``fastest`` the fastest mode whose output is correct (None when fewer than two are).
+    """
 
     model: str
     device: str
@@ -217,13 +244,25 @@ class BenchReport:
     peak_gflops: float | None
     notes: tuple[str, ...]
     results: tuple[BenchResult, ...]
+    peak_estimate_gflops: float | None = None
+    fastest: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the benchmark object of DESIGN.md."""
-        d = asdict(self)
-        d["notes"] = list(self.notes)
-        d["results"] = [r.to_dict() for r in self.results]
-        return d
+        return {
+            "model": self.model,
+            "device": self.device,
+            "device_name": self.device_name,
+            "threads": self.threads,
+            "torch_version": self.torch_version,
+            "batch": self.batch,
+            "input": self.input,
+            "peak_gflops": self.peak_gflops,
+            "peak_estimate_gflops": self.peak_estimate_gflops,
+            "notes": list(self.notes),
+            "fastest": self.fastest,
+            "results": [r.to_dict() for r in self.results],
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BenchReport:
@@ -238,5 +277,7 @@ class BenchReport:
             input=d["input"],
             peak_gflops=d.get("peak_gflops"),
             notes=tuple(d.get("notes", [])),
-            results=tuple(BenchResult(**r) for r in d.get("results", [])),
+            results=tuple(BenchResult.from_dict(r) for r in d.get("results", [])),
+            peak_estimate_gflops=d.get("peak_estimate_gflops"),
+            fastest=d.get("fastest"),
         )
