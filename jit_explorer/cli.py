@@ -55,8 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--entry", default="", help="analyse only this function / nn.Module")
     a.add_argument("--inputs", default="", help="inputs expression, e.g. 'torch.randn(2, 3)' (default: example_inputs())")
     a.add_argument("--mode", choices=("trace", "script", "both"), default="both")
-    a.add_argument("--json", action="store_true", help="print analysis objects as JSON")
+    a.add_argument("--json", action="store_true", help="print analysis objects as JSON (same as --format json)")
+    a.add_argument("--format", choices=("text", "json", "sarif"), default=None,
+                   help="output: text (default), json (same as --json) or sarif (one SARIF 2.1.0 log)")
     a.add_argument("--strict", action="store_true", help="exit 1 when warning/error pitfalls are found")
+    a.add_argument("--static-only", action="store_true",
+                   help="fast path: only the checks that read the source; nothing is run (no inputs needed)")
+    a.add_argument("--only-torch-files", action="store_true",
+                   help="skip files that do not import torch (for pre-commit hooks given every Python file)")
 
     b = sub.add_parser("bench", help="benchmark eager vs TorchScript vs modern modes")
     b.add_argument("--model", required=True, nargs="+", help="zoo model name(s)")
@@ -124,6 +130,13 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 1 if args.strict and _serious(report.pitfalls) else 0
 
 
+def _analyze_format(args: argparse.Namespace) -> str:
+    """``text``, ``json`` or ``sarif``: ``--json`` is ``--format json``; the two must not disagree."""
+    if args.json and args.format not in (None, "json"):
+        raise UsageError(f"--json and --format {args.format} disagree: give one of them")
+    return "json" if args.json else args.format or "text"
+
+
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from . import sandbox
 
@@ -136,18 +149,33 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             raise UsageError(f"{f}: no such file") from None
         except (OSError, UnicodeDecodeError) as e:
             raise UsageError(f"{f}: cannot read it as UTF-8 text ({e.__class__.__name__})") from None
-    os.environ.setdefault("JX_SANDBOX_POOL", "2")
+    fmt = _analyze_format(args)
+    if args.only_torch_files:
+        from .static_only import imports_torch
 
-    def one(item: tuple[str, str]) -> list[Any]:
-        name, text = item
-        results = sandbox.analyze_source(text, entry=args.entry, inputs=args.inputs, mode=args.mode,
-                                         filename=Path(name).name)
-        return [r.with_changes(file=name) for r in results]
+        sources = [(f, text) for f, text in sources if imports_torch(text)]
+    if args.static_only:
+        from . import static_only
 
-    with ThreadPoolExecutor(max_workers=2) as ex:
-        analyses = [a for batch in ex.map(one, sources) for a in batch]
-    sandbox.shutdown()
-    if args.json:
+        analyses = [r.with_changes(file=name) for name, text in sources
+                    for r in static_only.analyze_source(text, entry=args.entry, mode=args.mode, filename=Path(name).name)]
+    else:
+        os.environ.setdefault("JX_SANDBOX_POOL", "2")
+
+        def one(item: tuple[str, str]) -> list[Any]:
+            name, text = item
+            results = sandbox.analyze_source(text, entry=args.entry, inputs=args.inputs, mode=args.mode,
+                                             filename=Path(name).name)
+            return [r.with_changes(file=name) for r in results]
+
+        with ThreadPoolExecutor(max_workers=2) as ex:
+            analyses = [a for batch in ex.map(one, sources) for a in batch]
+        sandbox.shutdown()
+    if fmt == "sarif":
+        from .sarif import to_sarif
+
+        print(json.dumps(to_sarif(analyses, sources=dict(sources)), indent=2))
+    elif fmt == "json":
         _emit_json([a.to_dict() for a in analyses])
     else:
         for a in analyses:
