@@ -5,8 +5,14 @@
   that file are traced), the run-time type of every argument of every user
   function, and each ``Dropout``/``BatchNorm`` called in training mode.
 * :func:`variants` makes other inputs from the example (sign flips, scaling,
-  other sizes along each dimension, another dtype).
-* :func:`compare` tells whether two outputs agree and, if not, how they differ.
+  other sizes along each dimension, another dtype). Inputs of any pytree
+  structure (tuples, lists, dicts, namedtuples, nested, and dataclasses) are
+  flattened with :mod:`torch.utils._pytree` and rebuilt with their own types.
+* :func:`compare` tells whether two outputs agree and, if not, how they differ; it
+  compares the way PyTorch's trace checker does (a Python number and a 0-dim tensor
+  of the same value are equal).
+* Every call runs in the grad mode ``torch.jit.trace`` ran in (``grad=``): code that
+  looks at ``requires_grad`` must see what the tracer saw.
 * :func:`parting` finds the line where two executed-line sequences part: the
   branch or loop that the trace froze.
 * :func:`script_control_flow` reads ``prim::If``/``prim::Loop`` nodes of a
@@ -18,6 +24,7 @@ Everything is bounded: callers pass a time budget, and line sequences are capped
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import sys
 import threading
@@ -27,10 +34,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.utils._pytree as pytree
 
 __all__ = [
     "EagerRun", "Variant", "instrumented_call", "variants", "compare", "parting", "call_quietly",
-    "script_control_flow", "ControlFlow", "MAX_LINES",
+    "script_control_flow", "ControlFlow", "MAX_LINES", "clone_args", "map_tensors", "tensor_leaves",
+    "replace_leaves", "to_device", "grad_mode_name",
 ]
 
 #: longest executed-line sequence kept (a runaway loop must not eat memory)
@@ -69,29 +78,100 @@ class Variant:
 def _arg_cat(v: Any) -> str:
     if isinstance(v, torch.Tensor):
         return "T"
-    if isinstance(v, (list, tuple)) and v and any(isinstance(x, torch.Tensor) for x in v):
-        return "TL"
-    if isinstance(v, dict) and any(isinstance(x, torch.Tensor) for x in v.values()):
-        return "TL"
+    if isinstance(v, (list, tuple, dict)) or _is_dataclass_instance(v):
+        if any(isinstance(x, torch.Tensor) for _, x in _leaves_with_paths(v)):
+            return "TL"
     return "C"
 
 
 _ORDER = {"C": 0, "TL": 1, "T": 2}
 
 
-def clone_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Deep copies of tensor arguments (user code may modify its inputs in place)."""
+# --------------------------------------------------------------------------- pytree inputs
 
-    def c(v: Any) -> Any:
+
+def _is_dataclass_instance(v: Any) -> bool:
+    return dataclasses.is_dataclass(v) and not isinstance(v, type)
+
+
+def map_tensors(fn: Callable[[torch.Tensor], Any], value: Any) -> Any:
+    """``value`` rebuilt with ``fn`` applied to every tensor in it, any pytree structure kept.
+
+    Tuples, lists, dicts, namedtuples (and whatever else :mod:`torch.utils._pytree` knows) are rebuilt
+    by pytree with their own types; dataclass instances with :func:`dataclasses.replace`. Anything
+    else is returned as it is.
+
+    Example::
+
+        >>> from collections import namedtuple
+        >>> P = namedtuple("P", "a b")
+        >>> map_tensors(lambda t: t + 1, (P(torch.zeros(1), 3),))
+        (P(a=tensor([1.]), b=3),)
+    """
+
+    def leaf(v: Any) -> Any:
         if isinstance(v, torch.Tensor):
-            return v.clone()
-        if isinstance(v, (list, tuple)):
-            return type(v)(c(x) for x in v)
-        if isinstance(v, dict):
-            return {k: c(x) for k, x in v.items()}
+            return fn(v)
+        if _is_dataclass_instance(v):
+            changes = {f.name: map_tensors(fn, getattr(v, f.name)) for f in dataclasses.fields(v) if f.init}
+            return dataclasses.replace(v, **changes)
         return v
 
-    return tuple(c(a) for a in args)
+    return pytree.tree_map(leaf, value, is_leaf=_is_dataclass_instance)
+
+
+def _leaves_with_paths(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every leaf of ``value`` with its path (``[0].x``, ``['mask']``), in :func:`map_tensors`' order."""
+    out: list[tuple[str, Any]] = []
+    try:
+        flat, _ = pytree.tree_flatten_with_path(value, is_leaf=_is_dataclass_instance)
+    except Exception:  # noqa: BLE001 - an exotic container: treat it as one leaf
+        return [(prefix, value)]
+    for path, v in flat:
+        where = prefix + pytree.keystr(path)
+        if _is_dataclass_instance(v):
+            for f in dataclasses.fields(v):
+                if f.init:
+                    out.extend(_leaves_with_paths(getattr(v, f.name), f"{where}.{f.name}"))
+        else:
+            out.append((where, v))
+    return out
+
+
+def tensor_leaves(args: tuple[Any, ...], names: list[str]) -> list[tuple[str, torch.Tensor]]:
+    """``[(name, tensor)]`` for every tensor in ``args``, named after the parameter and the path in it.
+
+    Example::
+
+        >>> [n for n, _ in tensor_leaves((torch.ones(1), {"m": torch.ones(1)}), ["x", "batch"])]
+        ['x', "batch['m']"]
+    """
+    found: list[tuple[str, torch.Tensor]] = []
+    for i, a in enumerate(args):
+        name = names[i] if i < len(names) else f"input {i}"
+        found.extend((name + path, v) for path, v in _leaves_with_paths(a) if isinstance(v, torch.Tensor))
+    return found
+
+
+def replace_leaves(args: tuple[Any, ...], changes: dict[int, torch.Tensor]) -> tuple[Any, ...]:
+    """``args`` with the ``i``-th tensor (in :func:`tensor_leaves`' order) replaced by ``changes[i]``."""
+    counter = iter(range(10**9))
+    return tuple(map_tensors(lambda t: changes.get(next(counter), t), a) for a in args)
+
+
+def clone_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Deep copies of the tensors in ``args``, any structure (user code may modify its inputs in place)."""
+    return tuple(map_tensors(lambda t: t.clone(), a) for a in args)
+
+
+def to_device(args: tuple[Any, ...], device: str) -> tuple[Any, ...]:
+    """``args`` with every tensor moved to ``device`` (any structure)."""
+    return tuple(map_tensors(lambda t: t.to(device), a) for a in args)
+
+
+def grad_mode_name(grad: bool) -> str:
+    """How a message names a grad mode."""
+    return "with autograd on" if grad else "under torch.no_grad()"
 
 
 @contextlib.contextmanager
@@ -103,10 +183,14 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-def call_quietly(fn: Callable[..., Any], args: tuple[Any, ...], *, seed: int = 0, jit: bool = False) -> tuple[Any, str | None]:
-    """Call ``fn(*clone(args))`` with torch's RNG seeded, no grad, warnings off -> ``(output, error)``."""
+def call_quietly(fn: Callable[..., Any], args: tuple[Any, ...], *, seed: int = 0, jit: bool = False,
+                 grad: bool = False) -> tuple[Any, str | None]:
+    """Call ``fn(*clone(args))`` with torch's RNG seeded, warnings off -> ``(output, error)``.
+
+    ``grad``: run with autograd on (the mode ``torch.jit.trace`` records in by default) or under ``no_grad``.
+    """
     try:
-        with _quiet(), torch.no_grad():
+        with _quiet(), torch.set_grad_enabled(grad):
             torch.manual_seed(seed)
             if jit:
                 from .convert import jit_lock
@@ -128,11 +212,15 @@ def _user_line(user_file: str) -> int | None:
     return None
 
 
-def instrumented_call(fn: Callable[..., Any], args: tuple[Any, ...], user_file: str | None, *, seed: int = 0) -> EagerRun:
-    """Call ``fn`` once, recording executed lines of ``user_file``, argument types and train-mode modules."""
+def instrumented_call(fn: Callable[..., Any], args: tuple[Any, ...], user_file: str | None, *, seed: int = 0,
+                      grad: bool = False) -> EagerRun:
+    """Call ``fn`` once, recording executed lines of ``user_file``, argument types and train-mode modules.
+
+    ``grad``: the grad mode of the call (see :func:`call_quietly`).
+    """
     run = EagerRun(ok=False)
     if not user_file:
-        out, err = call_quietly(fn, args, seed=seed)
+        out, err = call_quietly(fn, args, seed=seed, grad=grad)
         run.ok, run.output, run.error = err is None, out, err
         return run
     lines = run.lines
@@ -169,7 +257,7 @@ def instrumented_call(fn: Callable[..., Any], args: tuple[Any, ...], user_file: 
     prev = sys.gettrace()
     start = time.perf_counter()
     try:
-        with _quiet(), torch.no_grad():
+        with _quiet(), torch.set_grad_enabled(grad):
             torch.manual_seed(seed)
             sys.settrace(glob)
             try:
@@ -188,25 +276,27 @@ def instrumented_call(fn: Callable[..., Any], args: tuple[Any, ...], user_file: 
 # --------------------------------------------------------------------------- other inputs
 
 
-def _names(args: tuple[Any, ...], names: list[str]) -> list[str]:
-    return [names[i] if i < len(names) else f"input {i}" for i in range(len(args))]
-
-
 def _shape(t: torch.Tensor) -> str:
     return "(" + ", ".join(str(s) for s in t.shape) + ("," if t.dim() == 1 else "") + ")"
 
 
 def variants(args: tuple[Any, ...], names: list[str]) -> Iterator[Variant]:
-    """Other inputs, most telling first: values (signs, scale), then sizes, then dtype."""
-    names = _names(args, names)
-    tensors = [(i, a) for i, a in enumerate(args) if isinstance(a, torch.Tensor)]
+    """Other inputs, most telling first: values (signs, scale), then sizes, then dtype.
+
+    Every tensor in ``args`` is varied, wherever it sits (a tuple, a dict, a namedtuple, a dataclass);
+    the labels name it by parameter and path (``batch['mask']``, ``p.x``). The inputs are rebuilt with
+    their own types.
+    """
+    leaves = tensor_leaves(args, names)
+    names = [n for n, _ in leaves]
+    tensors = [(i, a) for i, (_, a) in enumerate(leaves)]
     floats = [(i, a) for i, a in tensors if a.is_floating_point() and a.numel() > 0]
     ints = [(i, a) for i, a in tensors if not a.is_floating_point() and a.dtype != torch.bool and not a.is_complex() and a.numel() > 0]
     bools = [(i, a) for i, a in tensors if a.dtype == torch.bool and a.numel() > 0]
     who = " and ".join(names[i] for i, _ in floats) if floats else ""
 
     def with_(changes: dict[int, torch.Tensor]) -> tuple[Any, ...]:
-        return tuple(changes.get(i, a) for i, a in enumerate(args))
+        return replace_leaves(args, changes)
 
     if floats:
         for label, f in (
@@ -271,12 +361,38 @@ def _flatten(v: Any, out: list[Any]) -> None:
             _flatten(x, out)
     elif hasattr(v, "to_tuple") and callable(v.to_tuple):  # transformers ModelOutput
         _flatten(v.to_tuple(), out)
+    elif _is_dataclass_instance(v):
+        _flatten(tuple(getattr(v, f.name) for f in dataclasses.fields(v)), out)
     else:
         out.append(v)
 
 
+_NUMBER = (bool, int, float, complex)
+
+
+def _as_number(v: Any) -> complex | None:
+    """A Python number, or a tensor holding exactly one value, as a number (``None`` otherwise)."""
+    if isinstance(v, _NUMBER):
+        return complex(v)
+    if isinstance(v, torch.Tensor) and v.dim() == 0:
+        return complex(v.detach().cpu().item())
+    return None
+
+
+def _close_numbers(a: complex, b: complex) -> bool:
+    if a != a and b != b:  # both NaN
+        return True
+    return abs(a - b) <= 1e-5 * max(1.0, abs(a)) + 1e-4 * abs(b)
+
+
 def compare(eager: Any, traced: Any) -> str | None:
-    """``None`` when the two outputs agree (within float tolerance), else what differs, in words."""
+    """``None`` when the two outputs agree, else what differs, in words.
+
+    Compared the way PyTorch's trace checker compares eager and traced outputs: values within a float
+    tolerance (NaN equals NaN); a Python number from eager and a 0-dim tensor of the same value from the
+    trace (a traced function returns its Python ints/floats as tensors) agree. Unlike the checker, a
+    different shape or dtype of a tensor output is reported (the trace froze it).
+    """
     a: list[Any] = []
     b: list[Any] = []
     _flatten(eager, a)
@@ -284,9 +400,15 @@ def compare(eager: Any, traced: Any) -> str | None:
     if len(a) != len(b):
         return f"the outputs have a different structure ({len(a)} vs {len(b)} parts)"
     for x, y in zip(a, b):
-        if isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor):
-            if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)):
-                return f"eager returns {type(x).__name__}, the trace {type(y).__name__}"
+        x_t, y_t = isinstance(x, torch.Tensor), isinstance(y, torch.Tensor)
+        if x_t != y_t:
+            nx, ny = _as_number(x), _as_number(y)
+            if nx is not None and ny is not None:
+                if not _close_numbers(nx, ny):
+                    return f"eager returns {_show(x)}, the trace {_show(y)}"
+                continue
+            return f"eager returns {type(x).__name__}, the trace {type(y).__name__}"
+        if x_t and y_t:
             if x.shape != y.shape:
                 return f"eager returns shape {_shape(x)}, the trace shape {_shape(y)}"
             if x.dtype != y.dtype:
@@ -294,6 +416,10 @@ def compare(eager: Any, traced: Any) -> str | None:
             if x.numel() == 0:
                 continue
             xf, yf = x.detach().cpu(), y.detach().cpu()
+            if xf.is_quantized:
+                xf = xf.dequantize()
+            if yf.is_quantized:
+                yf = yf.dequantize()
             if xf.is_floating_point() or xf.is_complex():
                 scale = float(xf.abs().nan_to_num(0, 0, 0).max()) if xf.numel() else 0.0
                 if not torch.allclose(xf, yf, rtol=1e-4, atol=1e-5 * max(1.0, scale), equal_nan=True):
@@ -301,9 +427,20 @@ def compare(eager: Any, traced: Any) -> str | None:
                     return f"max abs difference {float(diff.max()):.4g}"
             elif not torch.equal(xf, yf):
                 return f"{int((xf != yf).sum())} of {xf.numel()} values differ"
-        elif x != y and not (isinstance(x, float) and isinstance(y, float) and x != x and y != y):
+        elif isinstance(x, _NUMBER) and isinstance(y, _NUMBER):
+            if not _close_numbers(complex(x), complex(y)):
+                return f"eager returns {x!r}, the trace {y!r}"
+        elif x != y:
             return f"eager returns {x!r}, the trace {y!r}"
     return None
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, torch.Tensor):
+        if v.dim() == 0:
+            return f"a 0-dim tensor holding {v.detach().cpu().item()!r}"
+        return f"a tensor of shape {_shape(v)}"
+    return repr(v)
 
 
 def parting(base: list[int], other: list[int]) -> tuple[int | None, int | None, int | None]:

@@ -162,6 +162,7 @@ class SourceIndex:
         self.classes: dict[str, ast.ClassDef] = {}
         self.imports: dict[str, str] = {}  # local name -> dotted module path (or module.attr)
         self.globals: set[str] = set()
+        self.defs: dict[str, str] = {}  # top-level function/class name -> "function" | "class"
         if self.tree is not None:
             self._index(self.tree)
         self._analysis: Analysis | None = None
@@ -176,6 +177,9 @@ class SourceIndex:
         for node in tree.body:
             if isinstance(node, ast.ClassDef):
                 self.classes[node.name] = node
+                self.defs[node.name] = "class"
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.defs[node.name] = "function"
             elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for t in targets:
@@ -476,6 +480,8 @@ class SourceIndex:
             return Cat.C
         if isinstance(e, ast.Attribute):
             base = self.cat(e.value, env)
+            if base == Cat.TL and isinstance(e.value, ast.Name):
+                return Cat.T  # a field of a namedtuple / dataclass of tensors (``p.x``)
             if base in (Cat.T,):
                 if e.attr in _SHAPE_ATTRS:
                     return Cat.S
@@ -605,14 +611,24 @@ class SourceIndex:
 
     def _state_branch(self, node: ast.AST, f: FunctionInfo) -> bool:
         """Whether ``node`` sits under an executed ``if`` that reads a ``self`` attribute which forward itself changes."""
-        mutated = {ast.unparse(t) for n in ast.walk(f.node) if isinstance(n, (ast.Assign, ast.AugAssign))
-                   for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
-                   if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}
+        shared = self.defs.keys() | self.globals
+        mutated: set[str] = set()
+        for n in ast.walk(f.node):
+            if not isinstance(n, (ast.Assign, ast.AugAssign)):
+                continue
+            for t in n.targets if isinstance(n, ast.Assign) else [n.target]:
+                if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and \
+                        (t.value.id == "self" or t.value.id in shared):
+                    mutated.add(ast.unparse(t))  # self.seen = ..., f.cache = ...
+                elif isinstance(t, ast.Subscript) and isinstance(t.value, (ast.Name, ast.Attribute)):
+                    mutated.add(ast.unparse(t.value))  # CACHE[key] = ..., self.memo[key] = ...
         child: ast.AST = node
         parent = self.parents.get(node)
         while parent is not None and parent is not f.node:
             if isinstance(parent, ast.If) and child is not parent.test and self.ran(parent):
                 reads = {ast.unparse(n) for n in ast.walk(parent.test) if isinstance(n, ast.Attribute)}
+                reads |= {_attr_probe(n) for n in ast.walk(parent.test) if _attr_probe(n)}
+                reads |= {n.id for n in ast.walk(parent.test) if isinstance(n, ast.Name) and n.id in shared}
                 if reads & mutated:
                     return True
             child, parent = parent, self.parents.get(parent)
@@ -667,6 +683,10 @@ class SourceIndex:
                         out.side_effects.append(Site(node.lineno, node, desc[0], desc[1], func=f.qualname))
             if isinstance(node, ast.Call):
                 self._call_site(node, env, f, out, local_names)
+            # `x.data`: a tensor the tracer cannot follow; wherever it is used, the trace stores the example's values
+            if isinstance(node, ast.Attribute) and node.attr == "data" and isinstance(node.ctx, ast.Load) \
+                    and self.cat(node.value, env) == Cat.T:
+                out.constant_tensors.append(Site(node.lineno, node, "data", ast.unparse(node), Cat.T, f.qualname))
 
     def _line_of(self, node: ast.AST) -> int:
         n: ast.AST | None = node
@@ -710,15 +730,24 @@ class SourceIndex:
         while isinstance(root, (ast.Attribute, ast.Subscript)):
             root = root.value
             chain = True
+        text = ast.unparse(target)
+        if chain and _is_call_to(root, "type") and isinstance(root, ast.Call) and root.args and \
+                isinstance(root.args[0], ast.Name) and root.args[0].id == "self":
+            return "class", text  # type(self).count += 1
         if not isinstance(root, ast.Name):
             return None
-        text = ast.unparse(target)
         if root.id == "self" and chain:
+            if isinstance(target, ast.Attribute) and target.value is not root and \
+                    isinstance(target.value, ast.Attribute) and target.value.attr == "__class__":
+                return "class", text  # self.__class__.count += 1
             return "self", text
         if isinstance(target, ast.Name) and target.id in declared_global:
             return "global", text
-        if chain and root.id in self.globals and root.id not in local_names and root.id not in self.imports:
-            return "global", text
+        if chain and root.id not in local_names and root.id not in self.imports:
+            if root.id in self.globals:
+                return "global", text
+            if root.id in self.defs:  # memoisation on a function's or a class's attribute: `f.cache = ...`
+                return self.defs[root.id], text
         return None
 
     def _call_site(self, node: ast.Call, env: dict[str, str], f: FunctionInfo, out: Analysis, local_names: set[str]) -> None:
@@ -738,6 +767,17 @@ class SourceIndex:
                     out.side_effects.append(Site(line, node, "self", text, func=f.qualname, extra="call"))
                 elif (root.id in self.globals and root.id not in local_names and root.id not in self.imports):
                     out.side_effects.append(Site(line, node, "global", text, func=f.qualname, extra="call"))
+                elif root.id in self.defs and fn.value is not root and root.id not in local_names:
+                    out.side_effects.append(Site(line, node, self.defs[root.id], text, func=f.qualname, extra="call"))
+        # setattr(f, "cache", v) / setattr(self, name, v): the same as an assignment
+        if isinstance(fn, ast.Name) and fn.id == "setattr" and len(node.args) >= 2 and \
+                isinstance(node.args[0], ast.Name):
+            owner = node.args[0].id
+            what = "self" if owner == "self" else self.defs.get(owner) or (
+                "global" if owner in self.globals and owner not in local_names else None)
+            if what is not None and owner not in (local_names - {"self"}):
+                out.side_effects.append(Site(line, node, what, text, func=f.qualname, extra="call"))
+
         if isinstance(fn, ast.Name) and fn.id in _LOG_CALLS:
             out.prints.append(Site(line, node, "print", text, arg_cat, f.qualname))
         if name.startswith(("logging.", "warnings.warn")) or (isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name)
@@ -924,6 +964,14 @@ def _value_cat(cats: Iterator[str] | list[str]) -> str:
 def _body_lines(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> range:
     start = fn.body[0].lineno if fn.body else fn.lineno
     return range(start, (fn.end_lineno or start) + 1)
+
+
+def _attr_probe(n: ast.AST) -> str:
+    """``"f.cache"`` for ``hasattr(f, "cache")`` / ``getattr(f, "cache", ...)`` ("" for anything else)."""
+    if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("hasattr", "getattr") \
+            and len(n.args) >= 2 and isinstance(n.args[1], ast.Constant) and isinstance(n.args[1].value, str):
+        return f"{ast.unparse(n.args[0])}.{n.args[1].value}"
+    return ""
 
 
 def _is_call_to(e: ast.expr, *names: str) -> bool:

@@ -131,9 +131,28 @@ def _index(ctx: Context) -> st.SourceIndex | None:
 
 
 def _device_inputs(ctx: Context) -> tuple[Any, ...]:
-    from .convert import _to_device
+    """The example inputs on the analysis' device, any pytree structure kept (namedtuples, dicts, dataclasses)."""
+    return dyn.to_device(tuple(ctx.inputs), ctx.extra.get("device", "cpu"))
 
-    return _to_device(tuple(ctx.inputs), ctx.extra.get("device", "cpu"))
+
+def _grad(ctx: Context) -> bool:
+    """The grad mode ``torch.jit.trace`` ran in, which every eager reference call uses too.
+
+    Read from the conversion when it records it (``grad_enabled``), else from ``ctx.extra``, else the
+    mode in effect now (the checks run right after the conversion, in the caller's grad mode:
+    ``torch.jit.trace`` itself never changes it, so by default it traces with autograd on).
+    """
+    if "grad" not in ctx.cache:
+        mode = getattr(ctx.conversion, "grad_enabled", None)
+        if not isinstance(mode, bool):
+            mode = ctx.extra.get("grad_enabled")
+        ctx.cache["grad"] = mode if isinstance(mode, bool) else torch.is_grad_enabled()
+    return bool(ctx.cache["grad"])
+
+
+def _proven(ctx: Context) -> str:
+    """The start of a divergence proof, saying which grad mode both ran in."""
+    return f"Proven by running both (eager {dyn.grad_mode_name(_grad(ctx))}, as torch.jit.trace ran)"
 
 
 def _eager(ctx: Context) -> dyn.EagerRun | None:
@@ -141,7 +160,7 @@ def _eager(ctx: Context) -> dyn.EagerRun | None:
     if "eager" not in ctx.cache:
         run = None
         if ctx.conversion.trace is not None and ctx.user_file:
-            run = dyn.instrumented_call(ctx.obj, _device_inputs(ctx), ctx.user_file)
+            run = dyn.instrumented_call(ctx.obj, _device_inputs(ctx), ctx.user_file, grad=_grad(ctx))
         ctx.cache["eager"] = run
     return ctx.cache["eager"]
 
@@ -384,10 +403,33 @@ def constant_tensors(ctx: Context) -> Iterable[Pitfall]:
     for s in idx.analysis().constant_tensors:
         if s.cat == st.Cat.S:
             continue
+        if s.what == "data":
+            yield _pit("constant-tensor", "warning", s.line,
+                       f"`{s.text}` takes a tensor computed from the input out of the tracer's sight (`.data` is not "
+                       "recorded): wherever it is used, the trace stores the values of the example input as a constant "
+                       "tensor, so every later input gets the same values",
+                       "use the tensor itself, or `.detach()` (recorded as aten::detach), instead of `.data`", "static")
+            continue
         yield _pit("constant-tensor", "warning", s.line,
                    f"`{s.text}` builds a tensor from Python data computed from the input; the trace stores the data "
                    "of the example input as a constant tensor, so every later input gets the same values",
                    _FIX["constant-tensor"], "static")
+
+
+_OWNERS = {
+    "self": "an attribute of the module (`self`)",
+    "global": "a module-level global",
+    "function": "an attribute of the function `{root}` (state memoised on a function object)",
+    "class": "an attribute of the class `{root}` (shared by every instance)",
+}
+
+
+def _owner(site: st.Site) -> str:
+    """Whose state ``site`` changes, in words."""
+    root = re.split(r"[.\[(]", site.text.removeprefix("setattr("))[0].strip()
+    if site.what == "class" and root in ("self", "type"):
+        return "an attribute of the module's class (shared by every instance)"
+    return _OWNERS.get(site.what, _OWNERS["global"]).format(root=root)
 
 
 @register("side-effects")
@@ -398,7 +440,7 @@ def side_effects(ctx: Context) -> Iterable[Pitfall]:
         return
     a = idx.analysis()
     for s in _side_effects(ctx, idx):
-        owner = "an attribute of the module (`self`)" if s.what == "self" else "a module-level global"
+        owner = _owner(s)
         yield _pit("python-side-effect", "warning", s.line,
                    f"`{idx.text(s.line)}` changes {owner} in Python; the trace does not record it, so the traced model "
                    "never updates it, and code that reads it keeps the value it had while tracing",
@@ -566,8 +608,9 @@ def _candidates(ctx: Context, idx: st.SourceIndex | None, run: dyn.EagerRun, var
         for s in a.conversions + a.numpy_calls:
             found.append(("tensor-to-number" if s.cat != st.Cat.S else "shape-specialization", s.line,
                           "size" if s.cat == st.Cat.S else "value"))
-        for s in a.constant_tensors:
-            found.append(("constant-tensor", s.line, "size" if s.cat == st.Cat.S else "value"))
+        for s in a.constant_tensors:  # a frozen `.data` tensor fixes values and sizes alike
+            how = "any" if s.what == "data" else "size" if s.cat == st.Cat.S else "value"
+            found.append(("constant-tensor", s.line, how))
     for p in ctx.found:
         if p.mode == "trace" and p.line is not None and p.kind in (
                 "tensor-to-number", "constant-tensor", "shape-specialization", "tensor-iteration"):
@@ -586,10 +629,11 @@ def stateful(ctx: Context) -> Iterable[Pitfall]:
     if base is None:
         return
     args = _device_inputs(ctx)
-    r1 = dyn.instrumented_call(ctx.obj, args, ctx.user_file)
-    r2 = dyn.instrumented_call(ctx.obj, args, ctx.user_file)
-    t1, terr = dyn.call_quietly(ctx.conversion.traced, args, jit=True)
-    t2, terr2 = dyn.call_quietly(ctx.conversion.traced, args, jit=True)
+    grad = _grad(ctx)
+    r1 = dyn.instrumented_call(ctx.obj, args, ctx.user_file, grad=grad)
+    r2 = dyn.instrumented_call(ctx.obj, args, ctx.user_file, grad=grad)
+    t1, terr = dyn.call_quietly(ctx.conversion.traced, args, jit=True, grad=grad)
+    t2, terr2 = dyn.call_quietly(ctx.conversion.traced, args, jit=True, grad=grad)
     if not (r1.ok and r2.ok) or terr is not None or terr2 is not None:
         return
     d12 = dyn.compare(r1.output, r2.output)
@@ -602,10 +646,10 @@ def stateful(ctx: Context) -> Iterable[Pitfall]:
     idx = _index(ctx)
     a = idx.analysis() if idx is not None else None
     if d12 is not None:
-        proof = (f"Proven by running both: calling the eager model twice with the same input gives different results "
+        proof = (f"{_proven(ctx)}: calling the eager model twice with the same input gives different results "
                  f"({d12}), while the traced model gives the same result every time.")
     else:
-        proof = (f"Proven by running both: on the example input itself the traced model now differs from eager ({d2t}): "
+        proof = (f"{_proven(ctx)}: on the example input itself the traced model now differs from eager ({d2t}): "
                  "Python state changed since tracing.")
     decide, nb, nv = dyn.parting(r1.lines, r2.lines)
     emitted = False
@@ -643,22 +687,23 @@ def divergence(ctx: Context) -> Iterable[Pitfall]:
     deadline = time.perf_counter() + DYNAMIC_BUDGET_S
     reported: set[int | None] = set()
     traced = ctx.conversion.traced
+    grad = _grad(ctx)
     for v in dyn.variants(_device_inputs(ctx), names):
         if time.perf_counter() > deadline:
             break
-        eo, ee = dyn.call_quietly(ctx.obj, v.args)
+        eo, ee = dyn.call_quietly(ctx.obj, v.args, grad=grad)
         if ee is not None:
             continue  # eager itself does not accept this input: nothing to compare
-        to, te = dyn.call_quietly(traced, v.args, jit=True)
+        to, te = dyn.call_quietly(traced, v.args, jit=True, grad=grad)
         diff = f"the trace fails: {te}" if te is not None else dyn.compare(eo, to)
         if diff is None:
             continue
-        again, _ = dyn.call_quietly(ctx.obj, v.args)
+        again, _ = dyn.call_quietly(ctx.obj, v.args, grad=grad)
         if dyn.compare(eo, again) is not None:
             continue  # eager itself changes between calls on this input (Python state): not evidence about the trace
-        run = dyn.instrumented_call(ctx.obj, v.args, ctx.user_file)
+        run = dyn.instrumented_call(ctx.obj, v.args, ctx.user_file, grad=grad)
         decide, nb, nv = dyn.parting(base.lines, run.lines) if run.ok else (None, None, None)
-        proof = f"Proven by running both: for {v.label}, eager and the traced model disagree ({diff})."
+        proof = f"{_proven(ctx)}: for {v.label}, eager and the traced model disagree ({diff})."
         cands = _candidates(ctx, idx, base, v.kind)
         if decide is not None:
             fallback = "shape-specialization" if v.kind != "value" else "tensor-to-bool"
@@ -719,6 +764,12 @@ def _merge(pitfalls: list[Pitfall]) -> list[Pitfall]:
         evidence.sort(key=lambda e: _EVIDENCE_RANK.get(e, 3))
         merged.append(Pitfall(**{**best.to_dict(), "severity": severity, "evidence": "+".join(evidence)}))
     return merged
+
+
+@register("mode-problems")
+def _mode_problems(ctx: Context) -> Iterable[Pitfall]:
+    """What the capture modes reported themselves: export failures and specialisations, graph breaks."""
+    yield from getattr(ctx.conversion, "problems", ())
 
 
 def detect(ctx: Context, *, checks: Iterable[str] | None = None) -> list[Pitfall]:
