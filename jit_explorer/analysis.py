@@ -58,6 +58,7 @@ def analyze_callable(
     entry_line: int | None = None,
     check_trace: bool = False,
     dynamic: bool = True,
+    inductor: bool = False,
 ) -> Analysis:
     """Convert ``obj`` and check it for pitfalls.
 
@@ -66,7 +67,7 @@ def analyze_callable(
         inputs: positional example inputs.
         file: the file name shown to people (``snippet.py``, ``examples/bad.py``).
         entry: the entry's name.
-        mode: ``trace``, ``script`` or ``both``.
+        mode: a mode selection (``both``, ``all``, ``export,compile``…; see :func:`jit_explorer.modes.parse_modes`).
         device: ``cpu`` or ``cuda``.
         user_file: real path of the source file, replaced by ``file`` in every message.
         source: the source text, for static checks.
@@ -74,26 +75,29 @@ def analyze_callable(
         check_trace: let the tracer re-run and compare (catches nondeterminism).
         dynamic: also run the dynamic checks (:data:`pitfalls.DYNAMIC_CHECKS`: eager vs trace on
             other inputs); static checks and the tracer's warnings always run.
+        inductor: also produce the compile mode's Inductor view (slow).
 
     Returns:
         An :class:`Analysis` (``ok=True`` even when trace or script failed: those are results).
     """
     label = Path(file).name
-    conv = convert(obj, inputs, mode=mode, device=device, user_file=user_file, label=label, check_trace=check_trace)
+    conv = convert(obj, inputs, mode=mode, device=device, user_file=user_file, label=label, check_trace=check_trace,
+                   inductor=inductor, entry_line=entry_line)
     ctx = pitfalls.Context(
         obj=obj, inputs=inputs, source=source, user_file=user_file, conversion=conv,
         entry=entry, entry_line=entry_line, extra={"mode": mode, "device": device},
     )
     checks = None if dynamic else [k for k in pitfalls.REGISTRY if k not in pitfalls.DYNAMIC_CHECKS]
-    found = pitfalls.detect(ctx, checks=checks)
+    chosen = set(conv.results)
+    found = [p for p in pitfalls.detect(ctx, checks=checks) if p.mode in chosen]
     return Analysis(
         file=file, entry=entry, ok=True, torch_version=torch.__version__,
-        trace=conv.trace, script=conv.script, pitfalls=tuple(found),
+        modes=dict(conv.results), pitfalls=tuple(found),
         warnings=tuple(warning_lines(conv.warnings)), deprecation=conv.deprecation,
     )
 
 
-def analyze_model(name: str, *, mode: str = "both", device: str = "cpu") -> Analysis:
+def analyze_model(name: str, *, mode: str = "both", device: str = "cpu", inductor: bool = False) -> Analysis:
     """Conversion report of a zoo model: :func:`analyze_callable` plus ``model`` and ``weights``.
 
     Example::
@@ -124,11 +128,8 @@ def analyze_model(name: str, *, mode: str = "both", device: str = "cpu") -> Anal
             "Pitfalls of catalogue models come from TorchScript's warnings and static checks; the dynamic "
             "eager-vs-trace comparison on other inputs runs for pasted code and the teaching models."
         )
-    try:
-        report = analyze_callable(module, loaded.inputs(), file=file, entry=type(module).__name__, mode=mode,
-                                  device=device, user_file=src_file, source=src, dynamic=dynamic)
-    finally:
-        module.to("cpu")  # the zoo's module is shared: leave it where it was
+    report = analyze_callable(module, loaded.inputs(), file=file, entry=type(module).__name__, mode=mode,
+                              device=device, user_file=src_file, source=src, dynamic=dynamic, inductor=inductor)
     return report.with_changes(model=name, weights=loaded.weights, notes=tuple(notes))
 
 

@@ -9,6 +9,7 @@ across a process boundary as JSON).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
@@ -33,6 +34,8 @@ PITFALL_KINDS: tuple[str, ...] = (
     "nondeterministic",
     "container-output",
     "script-error",
+    "graph-break",
+    "export-error",
 )
 SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
 
@@ -64,34 +67,72 @@ class ModeError:
 
 @dataclass(frozen=True)
 class ModeResult:
-    """The outcome of ``torch.jit.trace`` or ``torch.jit.script`` on one entry."""
+    """The outcome of one capture mode (trace, script, export, compile) on one entry.
+
+    ``views`` holds the texts shown in the mode's view tabs; ``source_lines[view]`` has one entry
+    per line of that view: the 1-based line of the user's source it came from, or ``None``.
+    ``legacy`` maps the older JSON keys of the TorchScript modes (``inlined_graph``…) to views:
+    they are written beside ``views`` and readable as attributes (``result.inlined_graph``).
+    ``extra`` holds mode-specific JSON keys (e.g. ``graph_count`` for compile).
+    """
 
     ok: bool
-    graph: str = ""
-    code: str = ""
-    inlined_graph: str = ""
-    optimized_graph: str = ""
+    views: Mapping[str, str] = field(default_factory=dict)
+    source_lines: Mapping[str, list[int | None]] = field(default_factory=dict)
     error: ModeError | None = None
     seconds: float = 0.0
+    legacy: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> str:
+        # only called for names that are not fields: the legacy keys and the view names
+        if name.startswith("_"):
+            raise AttributeError(name)
+        legacy = self.__dict__.get("legacy") or {}
+        views = self.__dict__.get("views") or {}
+        if name in legacy:
+            return str(views.get(legacy[name], ""))
+        if name in views:
+            return str(views[name])
+        raise AttributeError(name)
+
+    def view(self, name: str) -> str:
+        """The text of view ``name`` (empty when the mode has no such view or it was not produced)."""
+        return str(self.views.get(name, ""))
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON object of one mode (DESIGN.md schema)."""
-        d = asdict(self)
-        d["error"] = self.error.to_dict() if self.error else None
+        """Return the JSON object of one mode (DESIGN.md schema), legacy keys and extras included."""
+        d: dict[str, Any] = {
+            "ok": self.ok,
+            "error": self.error.to_dict() if self.error else None,
+            "seconds": self.seconds,
+            "views": dict(self.views),
+            "source_lines": {k: list(v) for k, v in self.source_lines.items()},
+        }
+        for key, view in self.legacy.items():
+            d[key] = self.views.get(view, "")
+        for key, value in self.extra.items():
+            d.setdefault(key, value)
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModeResult:
-        """Rebuild from :meth:`to_dict` output."""
+    def from_dict(cls, d: dict[str, Any], *, legacy: Mapping[str, str] | None = None) -> ModeResult:
+        """Rebuild from :meth:`to_dict` output (``legacy``: the mode's legacy keys, which are not extras)."""
         err = d.get("error")
+        legacy = dict(legacy or {})
+        views = dict(d.get("views") or {})
+        if "views" not in d:  # an older object: its views are under the legacy keys
+            views = {view: d[key] for key, view in legacy.items() if key in d}
+        base = {"ok", "error", "seconds", "views", "source_lines"}
+        extra = {k: v for k, v in d.items() if k not in base and k not in legacy}
         return cls(
             ok=bool(d["ok"]),
-            graph=d.get("graph", ""),
-            code=d.get("code", ""),
-            inlined_graph=d.get("inlined_graph", ""),
-            optimized_graph=d.get("optimized_graph", ""),
+            views=views,
+            source_lines={k: list(v) for k, v in (d.get("source_lines") or {}).items()},
             error=ModeError(**err) if err else None,
             seconds=float(d.get("seconds", 0.0)),
+            legacy=legacy,
+            extra=extra,
         )
 
 
@@ -116,10 +157,12 @@ class Pitfall:
 class Analysis:
     """Analysis of one entry (a function or ``nn.Module``) in one file.
 
-    For a zoo model (a *conversion report*) ``model`` and ``weights`` are set and
-    appear in the JSON; for pasted code they are ``None`` and omitted.
-    ``deprecation`` holds TorchScript's own deprecation notice, recorded once and
-    kept apart from ``warnings`` and ``pitfalls``.
+    ``modes`` maps each capture mode that was requested to its :class:`ModeResult` (the JSON
+    has one key per registered mode, ``null`` when it was not requested); ``analysis.trace``,
+    ``analysis.export``… read it. For a zoo model (a *conversion report*) ``model`` and
+    ``weights`` are set and appear in the JSON; for pasted code they are ``None`` and omitted.
+    ``deprecation`` holds TorchScript's own deprecation notice, recorded once and kept apart
+    from ``warnings`` and ``pitfalls``.
     """
 
     file: str
@@ -127,8 +170,7 @@ class Analysis:
     ok: bool
     torch_version: str
     error: AnalysisError | None = None
-    trace: ModeResult | None = None
-    script: ModeResult | None = None
+    modes: Mapping[str, ModeResult] = field(default_factory=dict)
     pitfalls: tuple[Pitfall, ...] = ()
     warnings: tuple[str, ...] = ()
     deprecation: str | None = None
@@ -136,21 +178,36 @@ class Analysis:
     weights: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    def __getattr__(self, name: str) -> ModeResult | None:
+        # ``analysis.trace`` / ``analysis.compile``: a registered mode's result, None when not requested
+        if name.startswith("_"):
+            raise AttributeError(name)
+        from .modes import REGISTRY
+
+        if name in REGISTRY:
+            return (self.__dict__.get("modes") or {}).get(name)
+        raise AttributeError(name)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the analysis object of DESIGN.md (plus ``model``/``weights`` when set)."""
+        from .modes import REGISTRY
+
         d: dict[str, Any] = {
             "file": self.file,
             "entry": self.entry,
             "ok": self.ok,
             "error": self.error.to_dict() if self.error else None,
             "torch_version": self.torch_version,
-            "trace": self.trace.to_dict() if self.trace else None,
-            "script": self.script.to_dict() if self.script else None,
+        }
+        for name in REGISTRY:
+            res = self.modes.get(name)
+            d[name] = res.to_dict() if res is not None else None
+        d.update({
             "pitfalls": [p.to_dict() for p in self.pitfalls],
             "warnings": list(self.warnings),
             "deprecation": self.deprecation,
             "notes": list(self.notes),
-        }
+        })
         if self.model is not None:
             d["model"] = self.model
             d["weights"] = self.weights
@@ -159,15 +216,18 @@ class Analysis:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Analysis:
         """Rebuild from :meth:`to_dict` output."""
+        from .modes import REGISTRY
+
         err = d.get("error")
+        modes = {name: ModeResult.from_dict(d[name], legacy=spec.legacy_keys())
+                 for name, spec in REGISTRY.items() if d.get(name)}
         return cls(
             file=d["file"],
             entry=d["entry"],
             ok=bool(d["ok"]),
             torch_version=d.get("torch_version", ""),
             error=AnalysisError(**err) if err else None,
-            trace=ModeResult.from_dict(d["trace"]) if d.get("trace") else None,
-            script=ModeResult.from_dict(d["script"]) if d.get("script") else None,
+            modes=modes,
             pitfalls=tuple(Pitfall(**p) for p in d.get("pitfalls", [])),
             warnings=tuple(d.get("warnings", [])),
             deprecation=d.get("deprecation"),

@@ -2,14 +2,24 @@ from __future__ import annotations
 
 import json
 
+from jit_explorer.modes import REGISTRY
 from jit_explorer.report import Analysis, AnalysisError, BenchReport, BenchResult, ModeError, ModeResult, Pitfall
+
+_TS_LEGACY = REGISTRY["trace"].legacy_keys()
 
 
 def _analysis() -> Analysis:
+    views = {"graph": "g\n", "code": "c", "inlined": "i", "optimized": "o"}
+    lines = {"graph": [3], "code": [None], "inlined": [None], "optimized": [3]}
     return Analysis(
         file="snippet.py", entry="f", ok=True, torch_version="2.14.1",
-        trace=ModeResult(ok=True, graph="g", code="c", inlined_graph="i", optimized_graph="o", seconds=0.5),
-        script=ModeResult(ok=False, error=ModeError("bad", 3)),
+        modes={
+            "trace": ModeResult(ok=True, views=views, source_lines=lines, seconds=0.5, legacy=_TS_LEGACY),
+            "script": ModeResult(ok=False, error=ModeError("bad", 3), legacy=_TS_LEGACY),
+            "compile": ModeResult(ok=True, views={"graphs": "x", "breaks": "b", "guards": "g"}, seconds=0.1,
+                                  source_lines={"graphs": [None], "breaks": [3], "guards": [None]},
+                                  extra={"graph_count": 2, "graph_break_count": 1}),
+        },
         pitfalls=(Pitfall("tensor-to-bool", "trace", "warning", 3, "m", "f", "tracer-warning"),),
         warnings=("w",),
     )
@@ -17,9 +27,14 @@ def _analysis() -> Analysis:
 
 def test_analysis_json_has_the_design_keys() -> None:
     d = _analysis().to_dict()
-    assert {"file", "entry", "ok", "error", "torch_version", "trace", "script", "pitfalls", "warnings"} <= set(d)
-    assert set(d["trace"]) == {"ok", "graph", "code", "inlined_graph", "optimized_graph", "error", "seconds"}
+    assert {"file", "entry", "ok", "error", "torch_version", *REGISTRY, "pitfalls", "warnings"} <= set(d)
+    assert set(d["trace"]) == {"ok", "graph", "code", "inlined_graph", "optimized_graph", "error", "seconds",
+                               "views", "source_lines"}
+    assert d["trace"]["inlined_graph"] == "i" and d["trace"]["views"]["inlined"] == "i"
     assert d["script"]["error"] == {"message": "bad", "line": 3}
+    assert d["export"] is None  # not requested
+    assert d["compile"]["graph_count"] == 2 and d["compile"]["source_lines"]["breaks"] == [3]
+    assert "inlined_graph" not in d["compile"]
     assert set(d["pitfalls"][0]) == {"kind", "mode", "severity", "line", "message", "fix", "evidence"}
     assert "model" not in d  # only conversion reports carry model/weights
     json.dumps(d)
