@@ -13,7 +13,11 @@ demo = build_demo()
 
 
 def launch(**kwargs: Any) -> Any:
-    """Launch ``demo`` with the app's styles; ``PORT`` and ``GRADIO_SERVER_NAME`` are honoured.
+    """Launch ``demo`` with the app's styles and its MCP server; ``PORT`` and ``GRADIO_SERVER_NAME`` are honoured.
+
+    The MCP server (streamable HTTP at ``/gradio_api/mcp/``) exposes the named API endpoints as tools
+    for AI assistants, through the same handlers, sandbox and paste gating as the API;
+    ``GRADIO_MCP_SERVER=false`` (or ``launch(mcp_server=False)``) turns it off.
 
     Before serving, the server hardens itself for pasted code: it becomes non-dumpable (no
     same-user process can read its environment or memory), logs each sandbox protection that
@@ -27,6 +31,8 @@ def launch(**kwargs: Any) -> Any:
     opts: dict[str, Any] = {
         "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         "server_port": int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", "7860"))),
+        # the named API endpoints are also MCP tools (/gradio_api/mcp/); GRADIO_MCP_SERVER=false turns that off
+        "mcp_server": os.environ.get("GRADIO_MCP_SERVER", "true").strip().lower() not in ("0", "false", "no", "off"),
         **launch_kwargs(),
     }
     opts.update(kwargs)

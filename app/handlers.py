@@ -42,7 +42,23 @@ def _check_mode(mode: str) -> str:
 
 
 def convert_model(model: str, mode: str = "both", device: str = "cpu") -> dict[str, Any]:
-    """Trace and/or script a zoo model; returns the conversion report (analysis + model + weights)."""
+    """Convert a model of JIT Explorer's catalogue (the zoo) with PyTorch's capture modes; return its IR and pitfalls.
+
+    Use it to show what torch.jit.trace, torch.jit.script, torch.export and torch.compile make of a known model
+    (resnet18, mobilenet_v3_small, bert-base-uncased, gru, and small teaching models such as sign_branch); no user
+    code runs. Without a model hub the weights are random: the IR is the same, the outputs mean nothing.
+    Conversions run one at a time; BERT takes tens of seconds on a CPU.
+
+    Args:
+        model: a zoo model name, e.g. "resnet18" (an unknown name fails with the list of names).
+        mode: the capture modes: "trace", "script", "export", "compile", a comma list of them, "both" (trace and script, the default) or "all".
+        device: "cpu" (the default) or "cuda" (only where the server has a GPU).
+
+    Returns:
+        dict: the CLI's `convert --json` object: "ok", "error", "model", "weights" ("pretrained" or "random")
+        "pitfalls": a list of {kind, mode, severity (error/warning/info), line, message, fix, evidence}
+        one object per requested mode ("trace", "script"...) with "ok", "error" and "views" (the IR texts by view name)
+    """
     try:
         return analyze_model(model, mode=_check_mode(mode), device=device or "cpu").to_dict()
     except JitExplorerError as e:
@@ -56,13 +72,25 @@ def _paste_refusal() -> str | None:
 
 
 def analyze_code(source: str, entry: str = "", inputs: str = "", mode: str = "both") -> dict[str, Any]:
-    """Analyse pasted code in the sandbox; returns one analysis object.
+    """Find the pitfalls of PyTorch code under torch.jit.trace/script, torch.export and torch.compile; return its IR.
 
-    An empty ``entry`` is fine when the source defines exactly one; an empty ``inputs``
-    uses the source's ``example_inputs()``. Problems with the code itself come back as
-    an analysis with ``ok: false`` and an ``error`` that says what to do. When pasting is
-    off (``JX_ALLOW_PASTE=0``, or a public share link without ``JX_ALLOW_PASTE=1``) nothing
-    runs and the error's kind is ``disabled``.
+    Give the Python source of a function or nn.Module (with its imports). It runs in a sandbox: a throw-away,
+    confined process with a 30 s time limit and a memory limit; sources up to 256 KB. Each pitfall is pinned to
+    a 1-based line of the given source with a fix (e.g. an `if` on a tensor's value that a trace freezes). Problems
+    with the code itself (syntax error, no entry, an exception, a limit hit) come back as "ok": false with an
+    "error" {kind, message, line} that says what to change; when the server does not accept pasted code, the
+    error's kind is "disabled". At most two analyses run at a time.
+
+    Args:
+        source: the Python source text: a top-level function or nn.Module subclass, its imports, and ideally an example_inputs() function returning a tuple of inputs.
+        entry: the function or class to convert; "" when the source defines only one.
+        inputs: a Python expression for the inputs, e.g. "torch.randn(2, 3)" or "(torch.ones(4), 2)"; "" calls the source's example_inputs().
+        mode: the capture modes: "trace", "script", "export", "compile", a comma list of them, "both" (trace and script, the default) or "all".
+
+    Returns:
+        dict: the CLI's `analyze --json` object: "ok", "error" (null or {kind, message, line}), "entry"
+        "pitfalls": a list of {kind, mode, severity (error/warning/info), line, message, fix, evidence}
+        one object per requested mode with "ok", "error" and "views" (the IR texts by view name)
     """
     entry = (entry or "").strip()
     refusal = _paste_refusal()
@@ -200,10 +228,21 @@ def _run_benchmark(model: str, device: str, modes: list[str] | None, threads: in
 
 
 def benchmark(model: str, device: str = "cpu", modes: list[str] | None = None, threads: int = 0) -> dict[str, Any]:
-    """Benchmark a zoo model: eager vs TorchScript vs torch.compile vs ONNX Runtime, on cpu or cuda.
+    """Benchmark a zoo model: eager PyTorch vs TorchScript, torch.export, torch.compile and ONNX Runtime.
 
-    ``modes`` empty or None: every mode of the device; ``threads=0``: the cores this process may use.
-    Returns the benchmark object of DESIGN.md. Only one benchmark per device runs at a time.
+    Times each mode with torch.utils.benchmark (median, p90, a 95% interval), checks each mode's output against
+    eager, and names the fastest correct mode. It takes a while (seconds of timed calls per mode, plus conversion
+    and compilation: often a minute or more on a CPU); one benchmark per device runs at a time, others wait.
+
+    Args:
+        model: a zoo model name, e.g. "resnet18".
+        device: "cpu" (the default) or "cuda" (only where the server has a GPU).
+        modes: a list of modes, e.g. ["eager", "trace", "compile"]; empty or null for every mode of the device (eager, trace, script, trace+freeze, export, aot-inductor, compile, compile+freeze or compile+cudagraphs, onnxruntime).
+        threads: CPU threads for the timed calls; 0 for the cores the server may use.
+
+    Returns:
+        dict: the CLI's `bench --json` object: "model", "device", "threads", "fastest" (a correct mode, or null), "notes"
+        "results": a list of {mode, ok, error, median_ms, p90_ms, ci95_ms, speedup_vs_eager, correct, max_abs_diff, ...}
     """
     device, chosen, threads = _check_bench_args(model, device, modes, threads)
     return _run_benchmark(model, device, chosen, threads, budget_s=api_budget_s(), progress=None)

@@ -79,7 +79,7 @@ def _analyze_entry(source: str, entry: Entry, *, file: str) -> Analysis:
     idx = st.SourceIndex(source)  # no `executed` lines: every branch reachable from the entry counts
     idx.analysis(entry=entry.name, entry_line=entry.line)
     ctx = Context(obj=_stand_in(entry), inputs=(), source=source, user_file=None,
-                  conversion=Conversion(trace=ModeResult(ok=True)), entry=entry.name, entry_line=entry.line,
+                  conversion=Conversion(results={"trace": ModeResult(ok=True)}), entry=entry.name, entry_line=entry.line,
                   cache={"index": idx, "eager": None})
     pitfalls = detect(ctx, checks=[name for name in STATIC_CHECKS if name in REGISTRY])
     return Analysis(file=file, entry=entry.name, ok=True, torch_version=torch.__version__,
