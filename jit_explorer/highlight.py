@@ -21,7 +21,7 @@ Example::
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
 from pygments.lexer import Lexer, RegexLexer, bygroups, default, include
@@ -260,6 +260,9 @@ def render_html(
     anchor: str = "ir",
     marked_lines: Iterable[int] = (),
     max_lines: int | None = None,
+    source_lines: Sequence[int | None] | None = None,
+    op_docs: bool = True,
+    source_pane: bool = False,
 ) -> str:
     """Highlight IR or TorchScript code as an HTML fragment with line numbers and line anchors.
 
@@ -270,6 +273,14 @@ def render_html(
             anchor for each block shown on one page.
         marked_lines: 1-based lines to mark (class ``jx-mark``), e.g. the lines a pitfall is about.
         max_lines: show at most this many lines, then a note ``… N more lines not shown``.
+        source_lines: one entry per line of ``text``: the 1-based user line it came from, or None.
+            A line with a known one gets ``data-src-line="N"`` (and a colour band class ``jx-bK``);
+            the box gets ``jx-linked`` and ``data-src-lines`` (the distinct lines, for linking.js).
+        op_docs: wrap each op token in ``<span class="jx-op" data-op="aten::conv2d">`` and append a
+            hidden ``jx-opdocs`` block with one doc per op, value kind and type shown
+            (:mod:`jit_explorer.opdocs`), which ``assets/linking.js`` shows on hover and focus.
+        source_pane: this is the source the IR links to: each line gets ``data-line="N"`` and the box
+            ``jx-source``.
 
     Returns:
         ``<div class="jx-code …"><pre class="jx-pre"><code>…</code></pre></div>``; style it with :func:`css`.
@@ -301,15 +312,20 @@ def render_html(
     anchor_attr = html.escape(anchor, quote=True)
     digits = len(str(max(len(lines), 1)))
     rows = []
+    docs = _DocCollector() if op_docs else None
     for n, parts in enumerate(rendered[: len(lines)], start=1):
         cls = "jx-line jx-mark" if n in marked else "jx-line"
-        rows.append(f'<span class="{cls}" id="{anchor_attr}-L{n}" data-ln="{n}">{_line_html(parts)}\n</span>')
+        src = source_lines[n - 1] if source_lines is not None and n - 1 < len(source_lines) else None
+        extra, cls = _link_attrs(n, src, cls, source_pane=source_pane)
+        body = _line_html(parts) if docs is None else docs.line_html(parts, lines[n - 1], language)
+        rows.append(f'<span class="{cls}" id="{anchor_attr}-L{n}" data-ln="{n}"{extra}>{body}\n</span>')
     if hidden:
         more = "line" if hidden == 1 else "lines"
         rows.append(f'<span class="jx-line jx-note" data-ln="">\u2026 {hidden} more {more} not shown\n</span>')
+    box = _box_attrs(source_lines, len(lines), source_pane=source_pane)
     return (
-        f'<div class="jx-code jx-lang-{language}" style="--jx-ln-digits: {digits}">'
-        f'<pre class="jx-pre"><code>{"".join(rows)}</code></pre></div>'
+        f'<div class="jx-code jx-lang-{language}{box[0]}" style="--jx-ln-digits: {digits}"{box[1]}>'
+        f'<pre class="jx-pre"><code>{"".join(rows)}</code></pre>{docs.html() if docs else ""}</div>'
     )
 
 
@@ -413,3 +429,133 @@ def css(*, light_style: str = LIGHT_STYLE, dark_style: str = DARK_STYLE, max_hei
 """
     rules = _token_rules(light_style, ".jx-code") + _token_rules(dark_style, ".dark .jx-code")
     return layout.strip() + "\n" + "\n".join(rules) + "\n"
+
+
+# --------------------------------------------------------------------------- source links and op docs
+# (used by render_html; assets/linking.js reads these attributes in the browser)
+
+#: how many colour bands linked lines cycle through (CSS classes jx-b0 .. jx-b5)
+BANDS = 6
+#: ``torch.relu(`` in TorchScript ``.code`` and Python source: a candidate op when aten has it
+_TORCH_CALL = r"(?<![\w.])torch\.[A-Za-z_]\w*(?=\()"
+
+
+def _link_attrs(n: int, src: int | None, cls: str, *, source_pane: bool) -> tuple[str, str]:
+    """Extra attributes and the class of line ``n``: ``data-line`` in a source pane, ``data-src-line`` in IR."""
+    if source_pane:
+        return f' data-line="{n}"', cls
+    if src is not None:
+        return f' data-src-line="{int(src)}"', f"{cls} jx-b{int(src) % BANDS}"
+    return "", cls
+
+
+def _box_attrs(source_lines: Sequence[int | None] | None, shown: int, *, source_pane: bool) -> tuple[str, str]:
+    """Extra classes and attributes of the box: linked IR panes and source panes are focusable."""
+    if source_pane:
+        return " jx-source", ' tabindex="0" aria-label="source; arrow keys move, Enter pins a line"'
+    if source_lines is None:
+        return "", ""
+    known = sorted({int(s) for s in list(source_lines)[:shown] if s is not None})
+    return (" jx-linked", f' data-src-lines="{" ".join(map(str, known))}" tabindex="0"'
+            ' aria-label="IR; arrow keys move, Enter pins a line"')
+
+
+class _DocCollector:
+    """Wraps op tokens of each line and collects the docs of what was shown (one hidden block per render)."""
+
+    def __init__(self) -> None:
+        import re
+
+        from . import opdocs
+
+        self._opdocs = opdocs
+        self._call = re.compile(_TORCH_CALL)
+        self._docs: dict[str, str] = {}  # key -> inner HTML
+        self._known: dict[str, str | None] = {}  # spelling -> key (None: no doc)
+
+    def _key(self, spelling: str) -> str | None:
+        if spelling not in self._known:
+            doc = self._opdocs.doc_for(spelling)
+            self._known[spelling] = doc.op if doc else None
+            if doc and doc.op not in self._docs:
+                self._docs[doc.op] = self._doc_html(doc.op, doc.schemas, doc.summary, doc.meaning)
+        return self._known[spelling]
+
+    @staticmethod
+    def _doc_html(title: str, schemas: Sequence[str], summary: str, meaning: str) -> str:
+        out = [f'<div class="jx-doc-op">{html.escape(title)}</div>']
+        if schemas:
+            more = f"\n(+{len(schemas) - 3} more overloads)" if len(schemas) > 3 else ""
+            out.append(f'<pre class="jx-doc-schema">{html.escape(chr(10).join(schemas[:3]) + more)}</pre>')
+        out.append(f'<div class="jx-doc-sum">{html.escape(summary)}</div>')
+        if meaning:
+            out.append(f'<div class="jx-doc-mean">{html.escape(meaning)}</div>')
+        return "".join(out)
+
+    def _note(self, cls: str, text: str) -> None:
+        """Collect the doc of a value name (``nv``) or a type head (``kt``, ``nc``) shown on an IR line."""
+        if cls == "nv" and text.startswith("%"):
+            key = self._opdocs.value_kind(text)
+            if key not in self._docs:
+                self._docs[key] = self._doc_html(f"{key} (value)", (), self._opdocs.VALUE_DOCS[key], "")
+        elif cls in ("kt", "nc"):
+            head = "__torch__" if text.startswith("__torch__") else text
+            key = f"type:{head}"
+            if head in self._opdocs.TYPE_DOCS and key not in self._docs:
+                self._docs[key] = self._doc_html(f"{head} (type)", (), self._opdocs.TYPE_DOCS[head], "")
+
+    def line_html(self, parts: list[tuple[str, str]], raw: str, language: str) -> str:
+        """One line's HTML with each documented op wrapped in ``<span class="jx-op" data-op=...>``."""
+        line = "".join(t for _, t in parts)
+        spans: list[tuple[int, int, str]] = []
+        for m in self._opdocs.OP_RE.finditer(line):
+            key = self._key(m.group(0))
+            if key:
+                spans.append((m.start(), m.end(), key))
+        if language == "python" or "torch." in line:
+            taken = {s for s, _, _ in spans}
+            for m in self._call.finditer(line):
+                key = None if m.start() in taken else self._key(m.group(0))
+                if key:
+                    spans.append((m.start(), m.end(), key))
+            spans.sort()
+        if language == "ir":
+            for cls, text in parts:
+                if cls in ("nv", "kt", "nc"):
+                    self._note(cls, text)
+        if not spans:
+            return _line_html(parts)
+        return self._wrap(parts, spans)
+
+    @staticmethod
+    def _wrap(parts: list[tuple[str, str]], spans: list[tuple[int, int, str]]) -> str:
+        cuts = sorted({p for s, e, _ in spans for p in (s, e)})
+        out: list[str] = []
+        pos = 0
+        si = 0
+        open_span: tuple[int, int, str] | None = None
+        for cls, text in parts:
+            start = pos
+            pos += len(text)
+            inner = [c - start for c in cuts if start < c < pos]
+            for a, b in zip([0, *inner], [*inner, len(text)], strict=True):
+                seg_start = start + a
+                if open_span and seg_start >= open_span[1]:
+                    out.append("</span>")
+                    open_span = None
+                while si < len(spans) and spans[si][1] <= seg_start:
+                    si += 1
+                if open_span is None and si < len(spans) and spans[si][0] == seg_start:
+                    open_span = spans[si]
+                    out.append(f'<span class="jx-op" data-op="{html.escape(open_span[2], quote=True)}">')
+                out.append(_line_html([(cls, text[a:b])]))
+        if open_span:
+            out.append("</span>")
+        return "".join(out)
+
+    def html(self) -> str:
+        """The hidden block of docs, one ``<div data-doc-for=KEY>`` per op, value kind and type shown."""
+        if not self._docs:
+            return ""
+        items = "".join(f'<div data-doc-for="{html.escape(k, quote=True)}">{v}</div>' for k, v in self._docs.items())
+        return f'<div class="jx-opdocs" hidden>{items}</div>'

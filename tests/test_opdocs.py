@@ -219,3 +219,58 @@ def test_docs_name_no_machine_path() -> None:
     texts = [doc_for(o).text for o in ("aten::conv2d", "prim::If", "aten::lstm", "torch.cond")]  # type: ignore[union-attr]
     for t in texts:
         assert "/work/" not in t and "site-packages" not in t and "/home/" not in t
+
+
+# --- rendering: op tooltips and source links (jit_explorer.highlight.render_html) -----------------
+
+IR = (
+    "graph(%self : __torch__.M,\n"
+    "      %x.1 : Float(2, strides=[1], requires_grad=0, device=cpu)):\n"
+    '  %2 : Tensor = aten::relu(%x.1) # snippet.py:3:8\n'
+    '  %3 : str = prim::Constant[value="<b>&"]() # snippet.py:4:8\n'
+    "  return (%2)\n"
+)
+
+
+def test_render_marks_source_lines_and_bands() -> None:
+    from jit_explorer.highlight import render_html
+
+    out = render_html(IR, source_lines=[None, None, 3, 4, None])
+    assert re.search(r'<span class="jx-line jx-b3" id="ir-L3" data-ln="3" data-src-line="3">', out)
+    assert 'id="ir-L4" data-ln="4" data-src-line="4"' in out
+    assert out.count("data-src-line=") == 2
+    assert 'data-src-lines="3 4"' in out and "jx-linked" in out
+    plain = render_html(IR)
+    assert "data-src-line" not in plain and "jx-linked" not in plain
+    src = render_html("import torch\nx = 1\n", language="python", anchor="src", source_pane=True)
+    assert 'id="src-L2" data-ln="2" data-line="2"' in src and "jx-source" in src
+
+
+def test_render_wraps_ops_with_docs() -> None:
+    from jit_explorer.highlight import render_html
+
+    out = render_html(IR)
+    assert '<span class="jx-op" data-op="aten::relu"><span class="nf">aten::relu</span></span>' in out
+    assert 'data-op="prim::Constant"' in out
+    docs = re.search(r'<div class="jx-opdocs" hidden>(.*)</div></div>$', out, re.S)
+    assert docs, out[-500:]
+    for key in ("aten::relu", "prim::Constant", "%name.N", "%N", "%self", "type:Float", "type:Tensor"):
+        assert f'data-doc-for="{key}"' in docs.group(1), key
+    assert "aten::relu(Tensor self) -&gt; Tensor" in docs.group(1)
+    assert "&lt;b&gt;&amp;" in out and "<b>&" not in out  # the constant stays escaped
+    assert "/work/" not in out and "site-packages" not in out
+    assert "jx-op" not in render_html(IR, op_docs=False)
+    code = render_html("  y = torch.ops.aten.relu.default(x)\n  z = torch.relu(y)\n  w = torch.nn\n", language="python")
+    assert 'data-op="aten::relu.default"' in code and 'data-op="aten::relu"' in code
+    assert code.count('class="jx-op"') == 2
+
+
+def test_render_keeps_line_text_when_wrapping() -> None:
+    from jit_explorer.highlight import render_html
+
+    text = "  %5 : Tensor = aten::add(%a, %b, %c) # x.py:1:1\n  _0 = ops.prim.NumToTensor(torch.size(x, 0))\n"
+    for lang in ("ir", "python"):
+        out = render_html(text, language=lang)
+        visible = re.sub(r'<div class="jx-opdocs".*$', "", out, flags=re.S)
+        visible = re.sub(r"<[^>]+>", "", visible)
+        assert visible == text.replace(">", "&gt;")
