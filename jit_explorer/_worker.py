@@ -114,9 +114,16 @@ def _warm_up() -> None:
     torch.set_num_interop_threads(1)
     from . import analysis, seccomp_filter  # noqa: F401
 
+    try:  # torch.export's converter for archives imports for about a second: once, here
+        from . import archive
+
+        archive.warm_up()
+    except Exception:  # noqa: BLE001 - warming up is best effort
+        traceback.print_exc()
+
     d = Path(tempfile.mkdtemp(prefix="jx-warm-"))
     try:
-        analysis.analyze_source_here(_WARM_SOURCE, workdir=d, inputs="torch.ones(3)", filename="warm.py")
+        analysis.analyze_source_here(_WARM_SOURCE, workdir=d, inputs="torch.ones(3)", filename="warm.py", mode="all")
     except Exception:  # noqa: BLE001 - warming up is best effort
         traceback.print_exc()
     finally:
@@ -596,11 +603,13 @@ _DEV = ("null", "zero", "full", "random", "urandom")
 
 
 def _read_roots(workdir: Path) -> list[str]:
-    """What the user process may read: Python, the project, system libraries, a few /etc files, /proc, /sys."""
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, str(ROOT),
+    """What the user process may read: Python, the package (not the app folder), system libraries, a few /etc
+    files, /proc, /sys."""
+    package = Path(__file__).resolve().parent  # the package only: the app folder around it may hold secrets
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, str(package),
              "/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/proc", "/sys",
              *(f"/etc/{n}" for n in _ETC), *(f"/dev/{n}" for n in _DEV)}
-    roots.update(p for p in sys.path if p and os.path.isdir(p))
+    roots.update(p for p in sys.path if p and os.path.isdir(p) and Path(p).resolve() != ROOT)
     roots.discard(str(workdir))
     return sorted(os.path.realpath(r) for r in roots if os.path.exists(r))
 
@@ -704,6 +713,10 @@ def _run(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
     user_file = str(workdir / filename)
     spy = _ExceptionSpy()
     spy.install()
+    if request.get("op") == "inspect":  # a TorchScript archive (jit_explorer.archive)
+        from .archive import inspect_here
+
+        return inspect_here(request, workdir)
     if request.get("op") not in ("analyze", "bench"):
         return _fail("internal", f"unknown request {request.get('op')!r}")
     try:
@@ -738,9 +751,15 @@ def _one(entry: str, filename: str, kind: str, message: str, line: int | None) -
     import torch
 
     analysis = {"file": filename, "entry": entry, "ok": False, "error": {"kind": kind, "message": message, "line": line},
-                "torch_version": torch.__version__, "trace": None, "script": None, "pitfalls": [], "warnings": [],
+                "torch_version": torch.__version__, **dict.fromkeys(_mode_names()), "pitfalls": [], "warnings": [],
                 "deprecation": None, "notes": []}
     return {"ok": True, "analyses": [analysis]}
+
+
+def _mode_names() -> tuple[str, ...]:
+    from .modes import REGISTRY
+
+    return tuple(REGISTRY)
 
 
 def _short(e: BaseException, limit: int = 2000) -> str:
@@ -809,22 +828,31 @@ def _explain(d: dict[str, Any], exc: BaseException | None, user_file: str, limit
 
 
 def _truncate(d: dict[str, Any], max_chars: int) -> dict[str, Any]:
-    """Cut huge IR strings (with a note) so that the page stays usable."""
+    """Cut huge views (with a note, and their source_lines to match) so that the page stays usable."""
+    from .modes import REGISTRY
+
     cut = False
-    for mode in ("trace", "script"):
-        res = d.get(mode)
+    for name, spec in REGISTRY.items():
+        res = d.get(name)
         if not res:
             continue
-        for key in ("graph", "code", "inlined_graph", "optimized_graph"):
-            text = res.get(key) or ""
-            if len(text) > max_chars:
-                head = text[:max_chars]
-                head = head[: head.rfind("\n") + 1] or head
-                total = text.count("\n") + 1
-                shown = head.count("\n")
-                res[key] = head + (f"# … truncated by JIT Explorer: {shown} of {total} lines shown "
-                                   f"({len(text) - len(head)} more characters)\n")
-                cut = True
+        views, lines = res.get("views") or {}, res.get("source_lines") or {}
+        for view, text in list(views.items()):
+            text = text or ""
+            if len(text) <= max_chars:
+                continue
+            head = text[:max_chars]
+            head = head[: head.rfind("\n") + 1] or head
+            total = text.count("\n") + 1
+            shown = head.count("\n")
+            views[view] = head + (f"# … truncated by JIT Explorer: {shown} of {total} lines shown "
+                                  f"({len(text) - len(head)} more characters)\n")
+            if view in lines:
+                lines[view] = list(lines[view][:shown]) + [None]
+            cut = True
+        for key, view in spec.legacy_keys().items():
+            if key in res:
+                res[key] = views.get(view, "")
     if cut:
         d["notes"] = list(d.get("notes") or []) + [
             f"The IR is very large; each view is cut at {max_chars} characters (truncated views end with a note)."

@@ -67,6 +67,7 @@ _libc.syscall.restype = ctypes.c_long
 _libc.prctl.restype = ctypes.c_int
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
+PR_GET_DUMPABLE = 3
 PR_SET_DUMPABLE = 4
 PR_GET_SECCOMP = 21
 PR_SET_SECCOMP = 22
@@ -506,13 +507,18 @@ def mount_private_tmpfs(path: str, *, size_bytes: int, inodes: int, uid: int) ->
     if outer_uid == 0:
         _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     else:
-        _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare(CLONE_NEWUSER|CLONE_NEWNS)")
+        # a non-dumpable process's /proc/self files belong to root: it could not write its own id maps
+        dumpable = _libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0)
+        _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
         try:
+            _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare(CLONE_NEWUSER|CLONE_NEWNS)")
             _write_proc("/proc/self/setgroups", "deny")
             _write_proc("/proc/self/uid_map", f"{outer_uid} {outer_uid} 1\n")
             _write_proc("/proc/self/gid_map", f"{outer_gid} {outer_gid} 1\n")
         except OSError as e:
-            raise ConfinementError(e.errno or errno.EPERM, f"user namespace id maps: {e}") from None
+            raise ConfinementError(e.errno or errno.EPERM, f"user namespace: {e}") from None
+        finally:
+            _libc.prctl(PR_SET_DUMPABLE, dumpable if dumpable >= 0 else 0, 0, 0, 0)
         how = "user + mount namespace"
     _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount(/, MS_PRIVATE)")
     gid = uid if outer_uid == 0 else outer_gid
