@@ -744,10 +744,10 @@ class SourceIndex:
         if isinstance(target, ast.Name) and target.id in declared_global:
             return "global", text
         if chain and root.id not in local_names and root.id not in self.imports:
-            if root.id in self.globals:
-                return "global", text
             if root.id in self.defs:  # memoisation on a function's or a class's attribute: `f.cache = ...`
                 return self.defs[root.id], text
+            if root.id in self.globals:
+                return "global", text
         return None
 
     def _call_site(self, node: ast.Call, env: dict[str, str], f: FunctionInfo, out: Analysis, local_names: set[str]) -> None:
@@ -765,10 +765,10 @@ class SourceIndex:
             if isinstance(root, ast.Name):
                 if root.id == "self" and fn.value is not root:
                     out.side_effects.append(Site(line, node, "self", text, func=f.qualname, extra="call"))
-                elif (root.id in self.globals and root.id not in local_names and root.id not in self.imports):
-                    out.side_effects.append(Site(line, node, "global", text, func=f.qualname, extra="call"))
                 elif root.id in self.defs and fn.value is not root and root.id not in local_names:
                     out.side_effects.append(Site(line, node, self.defs[root.id], text, func=f.qualname, extra="call"))
+                elif (root.id in self.globals and root.id not in local_names and root.id not in self.imports):
+                    out.side_effects.append(Site(line, node, "global", text, func=f.qualname, extra="call"))
         # setattr(f, "cache", v) / setattr(self, name, v): the same as an assignment
         if isinstance(fn, ast.Name) and fn.id == "setattr" and len(node.args) >= 2 and \
                 isinstance(node.args[0], ast.Name):

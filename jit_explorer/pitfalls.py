@@ -426,7 +426,7 @@ _OWNERS = {
 
 def _owner(site: st.Site) -> str:
     """Whose state ``site`` changes, in words."""
-    root = re.split(r"[.\[(]", site.text.removeprefix("setattr("))[0].strip()
+    root = re.split(r"[.\[(,]", site.text.removeprefix("setattr("))[0].strip()
     if site.what == "class" and root in ("self", "type"):
         return "an attribute of the module's class (shared by every instance)"
     return _OWNERS.get(site.what, _OWNERS["global"]).format(root=root)

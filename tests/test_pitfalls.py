@@ -442,3 +442,140 @@ def test_analyze_callable_in_process_without_source(tmp_path: Path) -> None:
 
     a = analyze_callable(f, (torch.ones(2),), file="inline.py", entry="f")
     assert a.ok and all(p.kind in PITFALL_KINDS and p.message and p.fix for p in a.pitfalls)
+
+
+# --------------------------------------------------------------------------- inputs of any structure, escapes, grad mode
+
+
+def test_pytree_inputs_are_cloned_varied_and_rebuilt_with_their_types() -> None:
+    import dataclasses
+    from collections import namedtuple
+
+    Pair = namedtuple("Pair", ["signal", "noise"])
+
+    @dataclasses.dataclass
+    class Batch:
+        x: torch.Tensor
+        scale: float = 2.0
+
+    args = (Pair(torch.ones(2), {"m": torch.zeros(1, 2)}), Batch(torch.ones(3)))
+    cloned = dyn.clone_args(args)
+    assert type(cloned[0]) is Pair and type(cloned[1]) is Batch and cloned[1].scale == 2.0
+    assert cloned[0].signal is not args[0].signal and torch.equal(cloned[0].signal, args[0].signal)
+    names = [n for n, _ in dyn.tensor_leaves(args, ["p", "b"])]
+    assert names == ["p.signal", "p.noise['m']", "b.x"]
+    swapped = dyn.replace_leaves(args, {1: torch.full((1, 2), 7.0)})
+    assert type(swapped[0]) is Pair and float(swapped[0].noise["m"].sum()) == 14.0 and swapped[1].x is args[1].x
+    vs = list(dyn.variants(args, ["p", "b"]))
+    assert all(type(v.args[0]) is Pair and type(v.args[1]) is Batch for v in vs)
+    assert any(v.label.startswith("p.noise['m'] with size") for v in vs)
+    assert any(v.kind == "size" and v.args[1].x.shape == (4,) for v in vs)
+
+
+def test_compare_treats_a_python_number_and_a_0_dim_tensor_as_the_trace_checker_does() -> None:
+    assert dyn.compare(24, torch.tensor(24)) is None
+    assert dyn.compare((torch.ones(2), 6), (torch.ones(2), torch.tensor(6))) is None
+    assert dyn.compare(0.1, torch.tensor(0.1)) is None  # float32 of a Python float: within tolerance
+    assert dyn.compare(True, torch.tensor(True)) is None
+    assert "7" in (dyn.compare(6, torch.tensor(7)) or "")
+    assert dyn.compare(6, torch.tensor([6])) is not None  # a 1-d tensor is not a number
+    assert dyn.compare(2, 3) is not None and dyn.compare(float("nan"), float("nan")) is None
+
+
+NAMEDTUPLE_BRANCH = """
+    from collections import namedtuple
+    from typing import Tuple
+    import torch
+
+    Reading = namedtuple("Reading", ["signal", "noise"])
+
+    def denoise(r: Tuple[torch.Tensor, torch.Tensor]):
+        signal, noise = r
+        if signal.sum() > 0:
+            return signal * 2
+        return signal - noise
+    """
+
+
+def test_namedtuple_input_is_analysed_and_the_divergence_named(tmp_path: Path) -> None:
+    from collections import namedtuple
+
+    Reading = namedtuple("Reading", ["signal", "noise"])
+    ctx = context(tmp_path, NAMEDTUPLE_BRANCH, inputs=(Reading(torch.ones(3), torch.ones(3)),), entry="denoise")
+    assert ctx.conversion.trace is not None and ctx.conversion.trace.ok
+    hits = [p for p in pitfalls.detect(ctx) if p.kind == "tensor-to-bool" and p.line == 9]
+    assert hits and "divergence" in hits[0].evidence, [(p.kind, p.line, p.evidence) for p in ctx.found]
+    assert "r.signal" in hits[0].message and "with autograd on" in hits[0].message
+
+
+@pytest.mark.parametrize(("expr", "bad"), [("x.data", True), ("x.detach()", False)])
+def test_dot_data_is_frozen_on_its_line_and_detach_is_not(tmp_path: Path, expr: str, bad: bool) -> None:
+    src = f"""
+        import torch
+        def f(x):
+            ref = {expr}
+            return x + ref * 0.5
+        """
+    ctx = context(tmp_path, src, inputs=(torch.randn(3, 4),), entry="f")
+    found_ = pitfalls.detect(ctx)
+    serious_ = [(p.kind, p.line, p.evidence) for p in found_ if p.severity in ("warning", "error")]
+    if bad:
+        assert ("constant-tensor", 3) in {(k, n) for k, n, _ in serious_}, serious_
+        assert all(n is not None for _, n, _ in serious_), serious_  # located, never line null
+        assert any(p.kind == "constant-tensor" and "divergence" in p.evidence for p in found_)
+    else:
+        assert not serious_, serious_
+
+
+@pytest.mark.parametrize(("body", "line", "owner"), [
+    ('    if not hasattr(f, "scale"):\n        f.scale = x.abs().max()\n    return x / f.scale\n', 4, "function `f`"),
+    ("    f.calls += 1\n    return x + f.calls\n", 3, "function `f`"),
+    ('    setattr(f, "last", x.sum())\n    return x\n', 3, "function `f`"),
+    ("    Counter.n += 1\n    return x * Counter.n\n", 3, "class `Counter`"),
+    ("    STATE.last = x.mean()\n    return x\n", 3, "global"),
+    ("    if 'k' not in MEMO:\n        MEMO['k'] = x.mean()\n    return x - MEMO['k']\n", 4, "global"),
+])
+def test_state_on_function_class_and_global_attributes(body: str, line: int, owner: str) -> None:
+    src = ("import torch\nimport types\nSTATE = types.SimpleNamespace(last=None)\nMEMO = {}\n\n"
+           "class Counter:\n    n = 0\n\ndef f(x):\n" + body + "f.calls = 0\n")
+    offset = 8  # lines before `def f`
+    # the memo branch did not run in the eager call (filled by an earlier call): still reported
+    executed = {offset + 1, offset + 2} | ({offset + 4} if "if " in body else {offset + 3})
+    idx = st.SourceIndex(src, executed=executed if "if " in body else None)
+    sites = [s for s in idx.analysis(entry="f").side_effects]
+    assert [s.line for s in sites] == [offset + line - 1], [(s.line, s.what, s.text) for s in sites]
+    assert owner in pitfalls._owner(sites[0])
+
+
+def test_reading_a_function_attribute_is_not_a_side_effect() -> None:
+    src = "import torch\ndef f(x):\n    if hasattr(f, 'scale'):\n        return x * f.scale\n    return x\nf.scale = 2.0\n"
+    assert st.SourceIndex(src).analysis(entry="f").side_effects == []
+
+
+GRAD_BRANCH = """
+    import torch
+    from torch import nn
+
+    class Clip(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 4)
+
+        def forward(self, x):
+            h = self.lin(x)
+            if h.requires_grad:
+                h = h.clamp(-1.0, 1.0)
+            return h
+    """
+
+
+def test_eager_reference_runs_in_the_grad_mode_of_the_trace(tmp_path: Path) -> None:
+    inputs = (torch.randn(2, 4) * 10.0,)
+    ctx = context(tmp_path, GRAD_BRANCH, inputs=inputs, entry="Clip")
+    assert pitfalls._grad(ctx) is True  # torch.jit.trace ran with autograd on (the default)
+    assert not [p for p in pitfalls.detect(ctx) if p.severity in ("warning", "error")]
+    # the old behaviour (eager under no_grad) sees a difference the trace does not have, and says so
+    wrong = context(tmp_path, GRAD_BRANCH, inputs=inputs, entry="Clip")
+    wrong.extra["grad_enabled"] = False
+    alarms = [p for p in pitfalls.detect(wrong) if p.severity == "error"]
+    assert alarms and all("under torch.no_grad()" in p.message for p in alarms if "divergence" in p.evidence)
