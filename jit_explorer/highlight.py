@@ -107,8 +107,10 @@ class TorchScriptIRLexer(RegexLexer):
              bygroups(Punctuation, Whitespace, Keyword, Punctuation, Whitespace, Name.Namespace)),
             (_CONTROL_KINDS, Keyword),
             (_NODE_KIND, Name.Function),
-            # autograd.Function calls recorded by the tracer: ``^MyFunction()(%x)``
-            (r"\^[\w.]+", Name.Function),
+            # Python ops: autograd.Function calls recorded by the tracer (``^MyFunction(2.5)(%x)``) and
+            # ignored functions called from script (``^python_only[]()(%x)``; a functools.partial has no
+            # name: ``^<python_value>[]()(%x)``); then their attributes and their Python scalar arguments
+            (r"\^(?:<[^<>\n]*>|[\w.]+)", Name.Function, "pyop"),
             (r"\[", Punctuation, "attrs"),
             (r"[(),=:\]]", Punctuation),
             # nothing else is expected here: anything else is an Error token, which the tests
@@ -129,6 +131,7 @@ class TorchScriptIRLexer(RegexLexer):
             (r"[ \t]+", Whitespace),
             (r"(device)(=)([A-Za-z_]\w*(?::\d+)?)", bygroups(Name.Attribute, Punctuation, Name.Constant)),
             (r"([A-Za-z_]\w*)(=)", bygroups(Name.Attribute, Punctuation)),
+            (r"0[xX][0-9a-fA-F]+", Number.Hex),  # object(0x55d5c0ffee00)
             # alias annotations: Tensor(a!), Tensor(a -> *), Tensor(a|b)
             (r"\b[a-z]\b(?=\s*(?:!|\)|->|\|))", Name.Label),
             (r"->|[!|*]", Operator),
@@ -163,6 +166,25 @@ class TorchScriptIRLexer(RegexLexer):
             (r"[A-Za-z_]\w*", Keyword.Type),
             (r"[(){},:.=]", Punctuation),
             (r"->|[<>!|*+^-]", Operator),
+        ],
+        # after ``^name``: optional attributes ``[...]``, then the scalar arguments ``(...)`` (Python reprs)
+        "pyop": [
+            (r"\[", Punctuation, "attrs"),
+            (r"\(", Punctuation, ("#pop", "pyargs")),
+            default("#pop"),
+        ],
+        "pyargs": [
+            (r"[)\]}]", Punctuation, "#pop"),
+            (r"[(\[{]", Punctuation, "pyargs"),
+            (r"[ \t]+", Whitespace),
+            (r"'(?:\\.|[^'\\\n])*'", String.Single),
+            (r"0[xX][0-9a-fA-F]+", Number.Hex),
+            include("literals"),
+            (r"<[^<>\n]*>", Name.Constant),  # <function f at 0x...>
+            (r"[A-Za-z_]\w*", Name),
+            (r"[,:.=]", Punctuation),
+            (r"[-+*/|&@%~^!<>]", Operator),
+            (r"[^\s()\[\]{},]", String.Other),  # the tracer prints str arguments raw: ``(2.5, it's)``
         ],
         "literals": [
             (_STRING, String.Double),

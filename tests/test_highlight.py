@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import os
 import re
+import shutil
+import sys
+import warnings
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -344,3 +352,215 @@ def test_css_dark_rules_override_every_light_property() -> None:
         dm = re.search(rf"^\.dark \.jx-code \.jx-pre \.{cls} \{{ (.*) \}}$", sheet, re.M)
         assert dm, cls
         assert light_props <= {d.split(":")[0].strip() for d in dm.group(1).split(";")}, cls
+
+
+# --- every construct TorchScript prints: golden IR, lexed -------------------------------------
+#
+# ``tests/golden/lexer/*.ir`` is IR that torch printed for the programs of
+# ``tests/golden/lexer/corpus_source.py`` (NamedTuple, Enum, dict, Optional, Union, fork/wait, interfaces,
+# ignored functions and partials, raise, with, frozen modules, optimize_for_inference, profiling and
+# fusion graphs of the executor, dynamic and static quantization, autograd.Functions in a trace).
+# Regenerate after a torch upgrade with::
+#
+#     UPDATE_GOLDEN=1 JIT_EXPLORER_OFFLINE=1 .venv/bin/python -m pytest -q tests/test_highlight.py -k lexer
+#
+# and review the diff; the live test below also lexes what this torch prints now.
+
+LEXER_DIR = Path(__file__).resolve().parent / "golden" / "lexer"
+LEXER_GOLDENS = sorted(LEXER_DIR.glob("*.ir"))
+UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN", "") not in ("", "0")
+_SITE_PACKAGES_RE = re.compile(r"(?:/[^\s\"',:()]+)?/(?:site|dist)-packages/")
+_MANGLE_RE = re.compile(r"___torch_mangle_\d+\.")
+_ADDRESS_RE = re.compile(r"object\(0x[0-9a-fA-F]+\)")
+
+#: what each construct prints, and where (golden name -> snippets that must be in it)
+CONSTRUCTS: dict[str, tuple[str, ...]] = {
+    "named_tuple.graph": ("NamedTuple(x : Tensor, y : Tensor)", "prim::TupleConstruct"),
+    "enums.graph": ("Enum<__torch__.lexer_corpus.Color>", "prim::EnumValue", "prim::EnumName"),
+    "dicts.graph": ("Dict(str, Tensor)", "aten::items", "aten::Delete"),
+    "optionals.graph": ("Tensor?", "float?", "prim::unchecked_cast", "aten::__isnot__"),
+    "unions.graph": ("Union(Tensor, int)", "Any", "prim::isinstance[types=[int]]"),
+    "fork_wait.graph": ("Future[Tensor]", "prim::fork_0", "aten::wait", "with prim::fork_0 = graph("),
+    "UsesInterface.graph": ("InterfaceType<Scorer>", 'prim::CallMethod[name="forward"]'),
+    "Ignored.graph": ("^python_only[]()(%x.1)", "^<python_value>[]()(%y)", "prim::RaiseException"),
+    "raises.graph": ('"builtins.ValueError"', "prim::RaiseException", '\\"negative\\"'),
+    "withs.inlined": ("prim::Enter", "prim::Exit", "prim::CreateObject", "prim::SetAttr"),
+    "misc.graph": ("prim::Print", "prim::Loop", "Device", "prim::dtype", "complex", "1.+2.j"),
+    "warns.graph": ("aten::warn[warn_id=0]",),
+    "frozen.graph": ("prim::Constant[value=<Tensor>]()", "CPUFloatType"),
+    "optimize_for_inference.graph": ("graph(",),
+    "quantize_trace.graph": ("QUInt8(2, 3", "aten::quantize_per_tensor", "aten::dequantize"),
+    "dynamic_quant.inlined": ("quantized::linear_dynamic", "__torch__.torch.classes.quantized.LinearPackedParamsBase"),
+    "static_quant.frozen": ("quantized::conv2d", "quantized::linear", "object(0x"),
+    "autograd_function.trace": ("^Scale[inplace=0", "Subgraph=<Graph>](2.5, it's)(%x)"),
+    "profiling.graph": ("prim::profile[profiled_type=",),
+    "differentiable.graph": ("prim::DifferentiableGraph_0", "prim::RequiresGradCheck", "aten::_size_if_not_equal"),
+    "fuser_static.graph": ("prim::TypeCheck[types=", "prim::TensorExprGroup_0", "fallback_function"),
+    "fuser_dynamic.graph": ("prim::TensorExprDynamicGuard", "symbolic_shape_inputs=[", "Float(*, *,", "%SS_2 : int"),
+}
+
+
+@contextlib.contextmanager
+def _corpus_module(workdir: Path) -> Iterator[Any]:
+    """``corpus_source.py`` imported as ``lexer_corpus`` from ``workdir`` (removed from sys.modules after)."""
+    path = workdir / "lexer_corpus.py"
+    shutil.copy(LEXER_DIR / "corpus_source.py", path)
+    spec = importlib.util.spec_from_file_location("lexer_corpus", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["lexer_corpus"] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop("lexer_corpus", None)
+
+
+@contextlib.contextmanager
+def _cpu_fuser() -> Iterator[None]:
+    """NNC fusion on the CPU without LLVM (process-wide JIT flags, restored after)."""
+    can_fuse, llvm = torch._C._jit_can_fuse_on_cpu(), torch._C._jit_get_te_must_use_llvm_cpu()
+    torch._C._jit_override_can_fuse_on_cpu(True)
+    torch._C._jit_set_te_must_use_llvm_cpu(False)
+    try:
+        with torch.jit.fuser("fuser1"):
+            yield
+    finally:
+        torch._C._jit_override_can_fuse_on_cpu(can_fuse)
+        torch._C._jit_set_te_must_use_llvm_cpu(llvm)
+
+
+def _executor_graphs(m: Any) -> dict[str, str]:
+    """The graphs the profiling executor runs: first run, differentiable graph, static and dynamic fusion."""
+    out: dict[str, str] = {}
+    f = torch.jit.script(m.fused)
+    a, b = torch.randn(4, 4, requires_grad=True), torch.randn(4, 4)
+    f(a, b)
+    out["profiling.graph"] = str(torch.jit.last_executed_optimized_graph())
+    for _ in range(3):
+        f(a, b)
+    out["differentiable.graph"] = str(torch.jit.last_executed_optimized_graph())
+    with _cpu_fuser(), torch.no_grad():
+        g = torch.jit.script(m.fused_static)
+        for _ in range(4):
+            g(a.detach(), b)
+        out["fuser_static.graph"] = str(torch.jit.last_executed_optimized_graph())
+        old = torch._C._jit_set_fusion_strategy([("DYNAMIC", 3)])
+        try:
+            h = torch.jit.script(m.fused_dynamic)
+            for n in (3, 5, 7, 9):
+                for _ in range(4):
+                    h(torch.randn(n, 4), torch.randn(n, 4))
+            out["fuser_dynamic.graph"] = str(torch.jit.last_executed_optimized_graph())
+        finally:
+            torch._C._jit_set_fusion_strategy(old)
+    return out
+
+
+def _quantized_graphs(m: Any) -> dict[str, str]:
+    from torch import nn
+
+    out: dict[str, str] = {}
+
+    def q(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        qx = torch.quantize_per_tensor(x, 0.1, 0, torch.quint8)
+        return qx.dequantize(), qx
+
+    out["quantize_trace.graph"] = str(torch.jit.trace(q, (torch.randn(2, 3),)).graph)
+    lin = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2)).eval()
+    dq = torch.ao.quantization.quantize_dynamic(lin, {nn.Linear}, dtype=torch.qint8)
+    out["dynamic_quant.inlined"] = str(torch.jit.script(dq).inlined_graph)
+    model = m.QuantBlock().eval()
+    model.qconfig = torch.ao.quantization.get_default_qconfig("fbgemm")
+    prepared = torch.ao.quantization.prepare(model)
+    prepared(torch.randn(2, 3, 8, 8))
+    converted = torch.ao.quantization.convert(prepared)
+    out["static_quant.frozen"] = str(torch.jit.freeze(torch.jit.script(converted)).graph)
+    return out
+
+
+def generate_lexer_corpus(workdir: Path) -> dict[str, str]:
+    """IR of every construct of :data:`CONSTRUCTS`, printed by this torch, paths normalised."""
+    out: dict[str, str] = {}
+    with jit_lock, warnings.catch_warnings(), _corpus_module(workdir) as m:
+        warnings.simplefilter("ignore")
+        for name in ("named_tuple", "enums", "dicts", "optionals", "unions", "fork_wait", "raises", "misc", "warns"):
+            out[f"{name}.graph"] = str(torch.jit.script(getattr(m, name)).graph)
+        out["withs.inlined"] = str(torch.jit.script(m.withs).inlined_graph)
+        for cls in ("UsesInterface", "Ignored"):
+            out[f"{cls}.graph"] = str(torch.jit.script(getattr(m, cls)().eval()).graph)
+        out["frozen.graph"] = str(torch.jit.freeze(torch.jit.script(m.Block().eval())).graph)
+        opt = torch.jit.optimize_for_inference(torch.jit.script(m.Block().eval()))
+        opt(torch.randn(1, 3, 8, 8))
+        out["optimize_for_inference.graph"] = str(opt.graph)
+        out["autograd_function.trace"] = str(torch.jit.trace(m.autograd_function, (torch.randn(2),)).graph)
+        out.update(_quantized_graphs(m))
+        out.update(_executor_graphs(m))
+    prefix = str(workdir) + os.sep
+    repo = str(Path(__file__).resolve().parent.parent) + os.sep
+    return {k: _ADDRESS_RE.sub("object(0x5555deadbeef)", _MANGLE_RE.sub("", _SITE_PACKAGES_RE.sub(
+        "", v.replace(prefix, "").replace(repo, "")))) for k, v in out.items()}
+
+
+def _describe(errs: list[tuple[int, str]], text: str) -> str:
+    lines = text.splitlines()
+    return "\n".join(f"line {n}: {tok!r} in {lines[n - 1]!r}" for n, tok in errs[:8])
+
+
+@pytest.mark.parametrize("path", LEXER_GOLDENS, ids=[p.stem for p in LEXER_GOLDENS])
+def test_lexer_golden_has_no_error_tokens(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text.strip()
+    errs = error_tokens(text)
+    assert errs == [], f"{path.name}:\n{_describe(errs, text)}"
+
+
+def test_lexer_goldens_cover_every_construct() -> None:
+    names = {p.name.removesuffix(".ir") for p in LEXER_GOLDENS}
+    assert names == set(CONSTRUCTS), f"missing {set(CONSTRUCTS) - names}, unexpected {names - set(CONSTRUCTS)}"
+    for name, snippets in CONSTRUCTS.items():
+        text = (LEXER_DIR / f"{name}.ir").read_text(encoding="utf-8")
+        for snippet_ in snippets:
+            assert snippet_ in text, f"{name}.ir does not show {snippet_!r}"
+        assert not re.search(r"/tmp/|/work/|/root/|/home/|site-packages", text), name
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_lexer_on_every_construct_this_torch_prints(tmp_path: Path) -> None:
+    """The same programs, printed by the torch installed now: zero error tokens (UPDATE_GOLDEN=1 rewrites)."""
+    fresh = generate_lexer_corpus(tmp_path)
+    assert set(fresh) == set(CONSTRUCTS)
+    if UPDATE_GOLDEN:
+        for name, text in fresh.items():
+            (LEXER_DIR / f"{name}.ir").write_text(text, encoding="utf-8")
+    problems = {name: _describe(error_tokens(text), text) for name, text in fresh.items() if error_tokens(text)}
+    assert not problems, problems
+
+
+def test_python_ops_lex_as_calls() -> None:
+    ir = "  %2 : Tensor = ^<python_value>[]()(%x.1)\n"
+    assert error_tokens(ir) == []
+    toks = _significant(ir)
+    assert (Name.Function, "^<python_value>") in toks and (Name.Variable, "%x.1") in toks
+    traced = ('  %3 : Float(2, strides=[1], requires_grad=0, device=cpu) = ^Scale[inplace=0, module="m", '
+              "Subgraph=<Graph>](2.5, it's, None, [1, 2], <function f at 0x7f3a>)(%x) # m.py:9:0\n")
+    assert error_tokens(traced) == []
+    toks = _significant(traced)
+    assert (Name.Function, "^Scale") in toks and (Number.Float, "2.5") in toks and (Keyword.Constant, "None") in toks
+    assert (Name.Variable, "%x") in toks and (Comment.Single, "# m.py:9:0") in toks
+    assert (Name.Attribute, "Subgraph") in toks and (Name.Constant, "<function f at 0x7f3a>") in toks
+    assert error_tokens("  %y : Tensor = ^f(0x7f3a, 1e-05)(%x)\n") == []
+    assert (Number.Hex, "0x7f3a") in _significant("  %y : Tensor = ^f(0x7f3a, 1e-05)(%x)\n")
+    # what follows the call is lexed as usual again
+    after = "  %y : Tensor = ^f()(%x)\n  %z : int = prim::Constant[value=1]()\n"
+    assert _type_of(after, "prim::Constant") is Name.Function
+
+
+def test_object_addresses_and_enum_constants() -> None:
+    ir = ("  %p : __torch__.torch.classes.quantized.LinearPackedParamsBase = "
+          "prim::Constant[value=object(0x5556fffc)]()\n"
+          "  %3 : Enum<__torch__.m.Color> = prim::Constant[value=__torch__.m.Color.RED]()\n")
+    assert error_tokens(ir) == []
+    toks = _significant(ir)
+    assert (Number.Hex, "0x5556fffc") in toks
+    assert (Name.Class, "__torch__.m.Color.RED") in toks and (Keyword.Type, "Enum") in toks

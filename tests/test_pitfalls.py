@@ -548,7 +548,8 @@ def test_state_on_function_class_and_global_attributes(body: str, line: int, own
 
 
 def test_reading_a_function_attribute_is_not_a_side_effect() -> None:
-    src = "import torch\ndef f(x):\n    if hasattr(f, 'scale'):\n        return x * f.scale\n    return x\nf.scale = 2.0\n"
+    src = ("import torch\ndef f(x):\n    if hasattr(f, 'scale'):\n        return x * f.scale\n    return x\n"
+           "f.scale = 2.0\n")
     assert st.SourceIndex(src).analysis(entry="f").side_effects == []
 
 
