@@ -115,3 +115,24 @@ def test_installed_console_script_runs_outside_the_checkout(installed: Path, tmp
     assert ("tensor-to-bool", 5) in {(p["kind"], p["line"]) for p in json.loads(full.stdout)["pitfalls"]}
     bad = _run(installed, "jit-explorer", "convert", "--model", "nope", cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_pre_commit_hook_runs_the_linter(tmp_path: Path) -> None:
+    """The hook's entry, as pre-commit runs it (entry + args + the staged files), with the fast path."""
+    import yaml
+
+    [hook] = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "jit-explorer-analyze" and hook["types"] == ["python"] and hook["language"] == "python"
+    command = hook["entry"].split()
+    assert command[:2] == ["jit-explorer", "analyze"] and "--strict" in command
+    (tmp_path / "model.py").write_text("import torch\n\n\ndef f(x):\n    return x.item() + 1\n")
+    (tmp_path / "tool.py").write_text("def g(x):\n    if x > 0:\n        return x.item()\n    return 0\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JIT_EXPLORER_OFFLINE": "1"}
+    argv = [sys.executable, "-m", "jit_explorer", *command[1:], "--static-only"]
+    p = subprocess.run([*argv, "model.py", "tool.py"], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                       env=env, stdin=subprocess.DEVNULL)
+    assert p.returncode == 1, p.stderr  # a warning in model.py fails the commit
+    assert "model.py:5: warning tensor-to-number" in p.stdout and "tool.py" not in p.stdout  # no torch: skipped
+    p = subprocess.run([*argv, "tool.py"], capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stderr
