@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 import torch
@@ -204,7 +205,7 @@ def call_quietly(fn: Callable[..., Any], args: tuple[Any, ...], *, seed: int = 0
 
 
 def _user_line(user_file: str) -> int | None:
-    f = sys._getframe(2)
+    f: FrameType | None = sys._getframe(2)
     while f is not None:
         if f.f_code.co_filename == user_file:
             return f.f_lineno

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import TypeGuard
 
 __all__ = [
     "Cat", "SourceIndex", "FunctionInfo", "Decision", "Loop", "Site", "Analysis",
@@ -974,7 +975,7 @@ def _attr_probe(n: ast.AST) -> str:
     return ""
 
 
-def _is_call_to(e: ast.expr, *names: str) -> bool:
+def _is_call_to(e: ast.AST, *names: str) -> TypeGuard[ast.Call]:
     return isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in names
 
 
