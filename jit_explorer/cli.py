@@ -22,7 +22,28 @@ from .errors import JitExplorerError
 __all__ = ["main", "build_parser"]
 
 PROG = "jit_explorer"
-VIEWS = {"graph": "graph", "code": "code", "inlined": "inlined_graph", "optimized": "optimized_graph"}
+
+
+def _view_names() -> tuple[str, ...]:
+    """Every view of every registered mode (what ``convert --show`` accepts)."""
+    from .modes import REGISTRY
+
+    return tuple(dict.fromkeys(v.name for m in REGISTRY.values() for v in m.views))
+
+
+def _mode_arg(text: str) -> str:
+    """argparse type of ``--mode``: a mode, a comma list, ``both`` or ``all`` -> the canonical comma list."""
+    from .errors import InputError
+    from .modes import parse_modes
+
+    try:
+        return ",".join(parse_modes(text))
+    except InputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+MODE_HELP = ("capture modes: trace, script, export, compile, a comma list of them, both (= trace,script) or all "
+             "(default: both)")
 
 
 class UsageError(Exception):
@@ -44,9 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("convert", help="trace/script a zoo model and print its IR")
     c.add_argument("--model", required=True, help="a zoo model name (see `zoo`)")
-    c.add_argument("--mode", choices=("trace", "script", "both"), default="both")
+    c.add_argument("--mode", type=_mode_arg, default="both", help=MODE_HELP)
     c.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    c.add_argument("--show", choices=tuple(VIEWS), default="graph", help="which IR view to print")
+    c.add_argument("--show", choices=_view_names(), default="graph",
+                   help="which view to print (each mode prints it when it has it; inductor is slow)")
     c.add_argument("--json", action="store_true", help="print the conversion report as JSON")
     c.add_argument("--strict", action="store_true", help="exit 1 when warning/error pitfalls are found")
 
@@ -54,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("files", nargs="+", metavar="FILE")
     a.add_argument("--entry", default="", help="analyse only this function / nn.Module")
     a.add_argument("--inputs", default="", help="inputs expression, e.g. 'torch.randn(2, 3)' (default: example_inputs())")
-    a.add_argument("--mode", choices=("trace", "script", "both"), default="both")
+    a.add_argument("--mode", type=_mode_arg, default="both", help=MODE_HELP)
     a.add_argument("--json", action="store_true", help="print analysis objects as JSON (same as --format json)")
     a.add_argument("--format", choices=("text", "json", "sarif"), default=None,
                    help="output: text (default), json (same as --json) or sarif (one SARIF 2.1.0 log)")
@@ -71,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, default=0, help="intra-op threads (0: the cores this process may use)")
     b.add_argument("--markdown", action="store_true", help="print a Markdown table")
     b.add_argument("--json", action="store_true", help="print benchmark objects as JSON")
+
+    i = sub.add_parser("inspect", help="open a TorchScript .pt archive (sandboxed) and migrate it to torch.export")
+    i.add_argument("file", metavar="FILE.pt")
+    i.add_argument("--inputs", default="", help="forward's example inputs, e.g. 'float32[1, 3, 224, 224], 3' "
+                                                "(default: prefilled from the archive)")
+    i.add_argument("--show", choices=("graph", "code", "inlined"), default="graph", help="which view to print")
+    i.add_argument("--pt2", default="", metavar="OUT.pt2", help="also write the exported program (torch.export.save)")
+    i.add_argument("--aoti", default="", metavar="OUT.pt2", help="also build an AOTInductor package (slow)")
+    i.add_argument("--json", action="store_true", help="print the inspection report as JSON")
     return p
 
 
@@ -106,7 +137,9 @@ def _print_pitfalls(file: str, pitfalls: Sequence[Any]) -> None:
 def _cmd_convert(args: argparse.Namespace) -> int:
     from .analysis import analyze_model
 
-    report = analyze_model(args.model, mode=args.mode, device=args.device)
+    from .modes import REGISTRY
+
+    report = analyze_model(args.model, mode=args.mode, device=args.device, inductor=args.show == "inductor")
     if args.json:
         _emit_json([report.to_dict()])
     else:
@@ -115,15 +148,17 @@ def _cmd_convert(args: argparse.Namespace) -> int:
             print(f"note: {note}")
         if report.deprecation:
             print(f"note: {report.deprecation}")
-        for name in ("trace", "script"):
-            res = getattr(report, name)
+        for name, spec in REGISTRY.items():
+            res = report.modes.get(name)
             if res is None:
                 continue
-            print(f"\n===== torch.jit.{name}: {'ok' if res.ok else 'FAILED'} ({res.seconds:.2f} s) — {args.show} =====")
-            if res.ok:
-                print(getattr(res, VIEWS[args.show]).rstrip())
-            elif res.error:
-                print(res.error.message)
+            print(f"\n===== {spec.title}: {'ok' if res.ok else 'FAILED'} ({res.seconds:.2f} s) — {args.show} =====")
+            if not res.ok:
+                print(res.error.message if res.error else "failed")
+            elif args.show in res.views:
+                print(res.views[args.show].rstrip())
+            else:
+                print(f"({spec.title} has no {args.show!r} view; its views: {', '.join(spec.view_names())})")
         if report.pitfalls:
             print("\npitfalls:")
             _print_pitfalls(report.file, report.pitfalls)
@@ -157,8 +192,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     if args.static_only:
         from . import static_only
 
-        analyses = [r.with_changes(file=name) for name, text in sources
-                    for r in static_only.analyze_source(text, entry=args.entry, mode=args.mode, filename=Path(name).name)]
+        analyses = [r.with_changes(file=name) for name, text in sources for r in
+                    static_only.analyze_source(text, entry=args.entry, mode=args.mode, filename=Path(name).name)]
     else:
         os.environ.setdefault("JX_SANDBOX_POOL", "2")
 
@@ -188,8 +223,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         print(f"{len(analyses)} entr{'y' if len(analyses) == 1 else 'ies'} analysed, {n} pitfall{'s' * (n != 1)}", file=sys.stderr)
     failed = [a for a in analyses if not a.ok]
     if failed:
-        e = failed[0].error
-        print(f"{PROG}: error: {failed[0].file}: {e.message if e else 'analysis failed'}", file=sys.stderr)
+        err = failed[0].error
+        print(f"{PROG}: error: {failed[0].file}: {err.message if err else 'analysis failed'}", file=sys.stderr)
         return 2
     return 1 if args.strict and any(_serious(a.pitfalls) for a in analyses) else 0
 
@@ -206,11 +241,30 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from . import archive, sandbox
+
+    os.environ.setdefault("JX_SANDBOX_POOL", "1")
+    report = archive.inspect_archive(args.file, inputs=args.inputs, pt2=bool(args.pt2), aoti=bool(args.aoti))
+    sandbox.shutdown()
+    for key, out in (("pt2", args.pt2), ("aoti", args.aoti)):
+        if out and key in report.artifacts:
+            Path(out).write_bytes(report.artifacts[key])
+            print(f"wrote {Path(out).name} ({len(report.artifacts[key]):,} bytes)", file=sys.stderr)
+    if args.json or report.ok:
+        print(json.dumps(report.to_dict(), indent=2) if args.json else archive.format_text(report, show=args.show))
+    if not report.ok:
+        print(f"{PROG}: error: {report.file}: {(report.error or {}).get('message', 'refused')}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (see the module docstring)."""
     try:
         args = build_parser().parse_args(argv)
-        handler = {"zoo": _cmd_zoo, "convert": _cmd_convert, "analyze": _cmd_analyze, "bench": _cmd_bench}[args.command]
+        handler = {"zoo": _cmd_zoo, "convert": _cmd_convert, "analyze": _cmd_analyze, "bench": _cmd_bench,
+                   "inspect": _cmd_inspect}[args.command]
         return handler(args)
     except UsageError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)

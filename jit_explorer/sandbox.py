@@ -54,7 +54,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import SandboxError, SnippetError
+from .errors import InputError, SandboxError, SnippetError
 from .report import Analysis, AnalysisError, BenchReport
 
 __all__ = [
@@ -69,6 +69,7 @@ __all__ = [
     "protections",
     "paste_refusal",
     "missing_protections",
+    "usable_cores",
     "remove_stale_dirs",
     "mark_public_share",
     "REQUIRED_LANDLOCK_ABI",
@@ -146,6 +147,14 @@ class Limits:
                 continue
             values[f.name] = value
         return cls(**{**asdict(base), **values})
+
+
+def usable_cores() -> int:
+    """How many CPU cores this process may run on (its affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 # =========================================================================== server-side protections and policy
@@ -794,7 +803,7 @@ def precheck(source: str, *, entry: str = "", inputs: str = "", mode: str = "bot
             unknown entry, a constructor that needs arguments, no inputs, an inputs expression that is
             not valid Python, an unknown mode.
     """
-    from .convert import MODES
+    from .modes import parse_modes
     from .snippet import parse_source, select_entries
 
     if not isinstance(source, str):
@@ -804,8 +813,10 @@ def precheck(source: str, *, entry: str = "", inputs: str = "", mode: str = "bot
     except UnicodeEncodeError:
         raise SnippetError("the source contains characters that are not valid text (lone surrogates): paste "
                            "Python source text") from None
-    if mode not in MODES:
-        raise SnippetError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}", kind="mode")
+    try:
+        parse_modes(mode)
+    except InputError as e:
+        raise SnippetError(str(e), kind="mode") from None
     info = parse_source(source)  # size, NUL, empty, syntax (with line)
     chosen = select_entries(info, entry)
     if not isinstance(inputs, str):
@@ -816,9 +827,17 @@ def precheck(source: str, *, entry: str = "", inputs: str = "", mode: str = "bot
                            kind="inputs")
     if "\x00" in inputs:
         raise SnippetError("the inputs expression contains NUL bytes: type a Python expression", kind="inputs")
+    try:
+        inputs.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SnippetError("the inputs expression contains characters that are not valid text (lone surrogates)",
+                           kind="inputs") from None
     if inputs.strip():
         try:
             compile(inputs, "<inputs>", "eval")
+        except (RecursionError, MemoryError):
+            raise SnippetError("the inputs expression is nested too deeply for Python's parser: build big inputs "
+                               "in example_inputs() instead", kind="inputs") from None
         except SyntaxError as e:
             raise SnippetError(f"the inputs expression is not valid Python: {e.msg} — `{inputs.strip()[:80]}`; "
                                "give one expression such as `torch.randn(2, 3)` or `(torch.ones(2), 3)`",
@@ -864,7 +883,7 @@ def analyze_source(
         source: Python source defining functions / ``nn.Module`` subclasses.
         entry: the entry to analyse; empty means every entry.
         inputs: an expression for the inputs; empty means the source's ``example_inputs()``.
-        mode: ``trace``, ``script`` or ``both``.
+        mode: a mode selection: ``both``, ``all``, a mode or a comma list (see :func:`jit_explorer.modes.parse_modes`).
         filename: the name shown for the file (no directories are created from it).
         limits: resource limits; default: the pool's (:meth:`Limits.from_env`).
         pool: the worker pool; default :func:`default_pool`.
@@ -891,7 +910,10 @@ def analyze_source(
         precheck(source, entry=entry, inputs=inputs, mode=mode)
     except SnippetError as e:
         return [_failed(label, entry, e.kind, str(e), e.line)]
-    request = {"op": "analyze", "source": source, "entry": entry, "inputs": inputs, "mode": mode, "filename": label}
+    from .modes import parse_modes
+
+    request = {"op": "analyze", "source": source, "entry": entry, "inputs": inputs,
+               "mode": ",".join(parse_modes(mode)), "filename": label}
     report = run_request(request, limits=limits, pool=pool)
     if not report.get("ok"):
         err = report.get("error") or {}
@@ -938,6 +960,9 @@ def benchmark_source(
     from .snippet import validate_source
 
     validate_source(source)
+    cores = usable_cores()
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= cores:
+        raise InputError(f"threads must be a whole number from 1 to {cores} (the cores this server may use)")
     modes = list(modes or PASTE_BENCH_MODES)
     unknown = [m for m in modes if m not in ALL_MODES]
     if unknown:

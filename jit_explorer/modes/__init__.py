@@ -178,11 +178,11 @@ def parse_modes(spec: str | Collection[str] | None) -> tuple[str, ...]:
     ``all``, a list of those, or ``None``/empty (the default, ``both``). Raises
     :class:`InputError` with one sentence for anything else.
     """
-    if spec is None or spec == "" or (not isinstance(spec, str) and len(spec) == 0):
+    if spec is None or spec == "" or (isinstance(spec, (list, tuple)) and len(spec) == 0):
         spec = DEFAULT
     if isinstance(spec, str):
         parts = [p.strip() for p in spec.split(",")]
-    elif isinstance(spec, Collection) and all(isinstance(p, str) for p in spec):
+    elif isinstance(spec, (list, tuple)) and all(isinstance(p, str) for p in spec):
         parts = [p.strip() for p in spec]
     else:
         raise InputError(f"mode must be a text such as 'both', 'all' or 'export,compile', got {type(spec).__name__}")

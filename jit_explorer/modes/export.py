@@ -88,6 +88,11 @@ def explain_export_error(exc: BaseException, job: Job) -> tuple[str, int | None,
                    "tensor (a data-dependent shape)")
         fix = ("tell export what you know about the value with `torch._check(...)` / `torch._check_is_size(n)`, or "
                "rewrite without the data-dependent size (masking with `torch.where` instead of boolean indexing)")
+    elif ".numpy()" in raw or "numpy" in code and "not supported" in raw:
+        kind, severity = "export-error", "error"
+        message = (f"torch.export cannot follow {quoted} into NumPy: export traces torch operations only, and a "
+                   "NumPy array leaves the graph")
+        fix = "do the computation with torch ops (most NumPy functions have a torch twin: torch.conv1d, torch.cumsum…)"
     elif "Constraints violated" in raw or "specializ" in raw.lower() and "dim" in raw.lower():
         kind, severity = "shape-specialization", "error"
         message = f"torch.export found a shape that cannot be dynamic as asked on {quoted}: {first}"
@@ -163,6 +168,13 @@ def _auto_dims(inputs: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(spec(x) for x in inputs)
 
 
+def _is_symbolic(d: Any) -> bool:
+    """Whether a size stayed a symbol (a SymInt may also stand for a constant that export specialised)."""
+    from torch.fx.experimental.symbolic_shapes import free_symbols
+
+    return isinstance(d, torch.SymInt) and bool(free_symbols(d))
+
+
 def _dynamic_view(module: torch.nn.Module, job: Job) -> tuple[str, list[Pitfall]]:
     """Export again with ``Dim.AUTO`` everywhere and say which dims stayed symbolic and which were specialised."""
     try:
@@ -183,12 +195,13 @@ def _dynamic_view(module: torch.nn.Module, job: Job) -> tuple[str, list[Pitfall]
         if not isinstance(val, torch.Tensor):
             lines.append(f"{name}: {val!r} (not a tensor: its value is baked into the program)")
             continue
-        shape = ", ".join(str(d) for d in val.shape)
+        shape = ", ".join(str(d) if _is_symbolic(d) else str(int(d)) for d in val.shape)
         lines.append(f"{name}: {str(val.dtype).replace('torch.', '')}[{shape}]")
         for i, d in enumerate(val.shape):
-            if isinstance(d, torch.SymInt):
+            if _is_symbolic(d):
                 lines.append(f"  dim {i}: symbolic {d} — any size in its range works")
             else:
+                d = int(d)
                 why = ("sizes 0 and 1 are always specialised: use an example of size >= 2 to keep it dynamic"
                        if d in (0, 1) else
                        "the program needs exactly this size (an op fixes it: a layer's in_features/channels, a "
