@@ -34,6 +34,49 @@ __all__ = [
 ]
 
 
+_MAX_NAME_CHARS = 200
+"""Names (model, entry, mode, device) longer than this are refused without being echoed."""
+
+
+def _arg_text(value: Any, name: str, *, limit: int = _MAX_NAME_CHARS, default: str = "") -> str:
+    """A text argument from the page or the API: ``None`` is ``default``; another type, more than ``limit``
+    characters or lone surrogates are refused in one line that does not echo the value."""
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise gr.Error(f"{name} must be text, not {type(value).__name__}")
+    if len(value) > limit:
+        raise gr.Error(f"{name} is {len(value)} characters long; the limit is {limit}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise gr.Error(f"{name} contains characters that are not valid text (lone surrogates)") from None
+    return value
+
+
+def _arg_threads(value: Any) -> int:
+    """``threads``: a whole number from 0 (all usable cores) to the usable cores; ``None`` is 0."""
+    cores = sandbox.usable_cores()
+    if value is None:
+        return 0
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= cores:
+        raise gr.Error(f"threads must be a whole number from 0 to {cores} (0: all {cores} usable cores)")
+    return value
+
+
+def _arg_modes(modes: Any) -> list[str] | None:
+    """``modes``: ``None`` or a list of benchmark mode names (empty: every mode of the device)."""
+    if modes is None:
+        return None
+    if (not isinstance(modes, (list, tuple)) or len(modes) > 32
+            or not all(isinstance(m, str) and 0 < len(m) <= 64 for m in modes)):
+        raise gr.Error("modes must be a list of benchmark mode names (empty: all of them): "
+                       + ", ".join(bench.ALL_MODES))
+    return list(modes)
+
+
 def _check_mode(mode: str) -> str:
     mode = mode or "both"
     if mode not in MODES:
@@ -59,6 +102,10 @@ def convert_model(model: str, mode: str = "both", device: str = "cpu") -> dict[s
         "pitfalls": a list of {kind, mode, severity (error/warning/info), line, message, fix, evidence}
         one object per requested mode ("trace", "script"...) with "ok", "error" and "views" (the IR texts by view name)
     """
+    model, mode = _arg_text(model, "model"), _arg_text(mode, "mode", default="both")
+    device = _arg_text(device, "device", default="cpu")
+    if device not in ("", "cpu", "cuda"):
+        raise gr.Error(f"unknown device {device!r}: use 'cpu' or 'cuda'")
     try:
         return analyze_model(model, mode=_check_mode(mode), device=device or "cpu").to_dict()
     except JitExplorerError as e:
@@ -92,7 +139,10 @@ def analyze_code(source: str, entry: str = "", inputs: str = "", mode: str = "bo
         "pitfalls": a list of {kind, mode, severity (error/warning/info), line, message, fix, evidence}
         one object per requested mode with "ok", "error" and "views" (the IR texts by view name)
     """
-    entry = (entry or "").strip()
+    source = _arg_text(source, "source", limit=4 * snippet.MAX_SOURCE_BYTES)
+    entry = _arg_text(entry, "entry").strip()
+    inputs = _arg_text(inputs, "inputs", limit=4 * sandbox.MAX_INPUTS_CHARS)
+    mode = _arg_text(mode, "mode", default="both")
     refusal = _paste_refusal()
     if refusal:
         return failed("snippet.py", entry, "disabled", refusal).to_dict()
@@ -104,7 +154,7 @@ def analyze_code(source: str, entry: str = "", inputs: str = "", mode: str = "bo
         return failed("snippet.py", entry, e.kind, str(e), e.line).to_dict()
     if len(chosen) > 1:
         return failed("snippet.py", "", "no-entry",
-                      f"the source defines several entries ({', '.join(info.names())}): choose one").to_dict()
+                      f"the source defines several entries ({snippet.names_text(info.names())}): choose one").to_dict()
     try:
         results = sandbox.analyze_source(source, entry=chosen[0].name, inputs=inputs or "", mode=mode)
     except SnippetError as e:
@@ -189,7 +239,8 @@ def _bench_gpu(model: str, modes: list[str] | None, threads: int, budget_s: floa
 
 
 def _check_bench_args(model: str, device: str, modes: Sequence[str] | None, threads: Any) -> tuple[str, list[str] | None, int]:
-    device = (device or "cpu").strip().lower()
+    model, modes, threads = _arg_text(model, "model"), _arg_modes(modes), _arg_threads(threads)
+    device = (_arg_text(device, "device") or "cpu").strip().lower()
     if device not in ("cpu", "cuda"):
         raise gr.Error(f"unknown device {device!r}: use 'cpu' or 'cuda'")
     if device == "cuda" and not cuda_available():
@@ -199,12 +250,6 @@ def _check_bench_args(model: str, device: str, modes: Sequence[str] | None, thre
         zoo.spec(model)
     except JitExplorerError as e:
         raise gr.Error(str(e)) from None
-    if isinstance(threads, float) and threads.is_integer():
-        threads = int(threads)
-    if threads is None:
-        threads = 0
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-        raise gr.Error(f"threads must be a whole number >= 0 (0: all usable cores), got {threads!r}")
     chosen = [m for m in (modes or []) if m]
     return device, (chosen or None), threads
 
@@ -277,7 +322,7 @@ def _bench_pasted(source: str, entry: str, inputs: str, modes: list[str], thread
     refusal = _paste_refusal()
     if refusal:
         raise gr.Error(refusal)
-    n = int(threads or 1)
+    n = _arg_threads(threads) or 1
     lock = _DEVICE_LOCKS["cpu"]
     lock.acquire()
     try:
@@ -325,6 +370,7 @@ def ui_benchmark(model: str, device: str, modes: list[str], threads: float, budg
 
 def save_artifact(model: str, mode: str = "trace") -> str:
     """Convert a zoo model on the CPU and ``torch.jit.save`` it; returns the path of the ``.pt`` file."""
+    model, mode = _arg_text(model, "model"), _arg_text(mode, "mode", default="trace")
     if mode not in ("trace", "script"):
         raise gr.Error(f"unknown mode {mode!r}: save 'trace' or 'script'")
     try:

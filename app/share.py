@@ -77,9 +77,9 @@ def clean(view: Mapping[str, Any], *, models: Collection[str] = (), modes: Colle
             if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1024:
                 out[key] = value
         elif typ is list:
-            if isinstance(value, list) and all(isinstance(m, str) for m in value) and len(value) <= 16:
+            if isinstance(value, list) and all(isinstance(m, str) and _is_text(m) for m in value) and len(value) <= 16:
                 out[key] = [m for m in value if not modes or m in modes]
-        elif isinstance(value, str):
+        elif isinstance(value, str) and _is_text(value):
             limit = _MAX_CODE_CHARS if key == "code" else _MAX_TEXT_CHARS
             out[key] = value[:limit]
     if out["tab"] not in TABS:
@@ -95,6 +95,15 @@ def clean(view: Mapping[str, Any], *, models: Collection[str] = (), modes: Colle
             if out[key] not in models:
                 out[key] = _FIELDS[key][1]
     return out
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` can be shown and sent on (no lone surrogates, which JSON escapes can carry)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def encode(view: Mapping[str, Any]) -> str:
@@ -126,7 +135,9 @@ def decode(token: str, *, models: Collection[str] = (), modes: Collection[str] =
     Returns:
         A complete, checked view (see :func:`clean`) or ``None``.
     """
-    token = (token or "").strip()
+    if not isinstance(token, str):
+        return None
+    token = token.strip()
     if not token or len(token) > MAX_TOKEN_CHARS:
         return None
     try:
@@ -136,8 +147,8 @@ def decode(token: str, *, models: Collection[str] = (), modes: Collection[str] =
         if inflater.unconsumed_tail:
             return None
         view = json.loads(raw.decode("utf-8"))
-    except (binascii.Error, ValueError, zlib.error, UnicodeDecodeError):
-        return None
+    except (binascii.Error, ValueError, zlib.error, UnicodeDecodeError, RecursionError, MemoryError):
+        return None  # not a token, or JSON nested too deeply to read
     if not isinstance(view, dict):
         return None
     return clean(view, models=models, modes=modes)

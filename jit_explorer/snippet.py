@@ -39,6 +39,7 @@ __all__ = [
     "MAX_SOURCE_BYTES",
     "validate_source",
     "parse_source",
+    "names_text",
     "select_entries",
     "load_module",
     "build_entry",
@@ -112,6 +113,12 @@ def parse_source(source: str) -> SnippetInfo:
         raise SnippetError(
             f"syntax error{where}: {e.msg}" + (f" — `{detail}`" if detail else ""), line=e.lineno, kind="syntax"
         ) from None
+    except (RecursionError, MemoryError):
+        raise SnippetError("the source is nested too deeply for Python's parser (thousands of brackets or "
+                           "operators in one expression): split it into smaller expressions", kind="syntax") from None
+    except UnicodeEncodeError:
+        raise SnippetError("the source contains characters that are not valid text (lone surrogates): paste "
+                           "Python source text", kind="source") from None
     entries: list[Entry] = []
     local_modules: set[str] = set()
     has_example = False
@@ -146,7 +153,13 @@ def select_entries(info: SnippetInfo, entry: str = "") -> list[Entry]:
     for e in info.entries:
         if e.name == entry:
             return [e]
-    raise SnippetError(f"entry {entry!r} not found; the source defines: {', '.join(info.names())}", kind="no-entry")
+    raise SnippetError(f"entry {entry!r} not found; the source defines: {names_text(info.names())}", kind="no-entry")
+
+
+def names_text(names: list[str], limit: int = 12) -> str:
+    """``a, b, c`` — at most ``limit`` names, then how many more (a message stays one short line)."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" … and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def load_module(source: str, directory: Path, *, filename: str = "snippet.py") -> tuple[ModuleType, Path]:
