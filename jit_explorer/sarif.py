@@ -260,9 +260,10 @@ def to_sarif(analyses: Sequence[Analysis], *, sources: Mapping[str, str] | None 
         if not a.ok:
             err = a.error
             region = {"startLine": err.line} if err is not None and err.line else None
+            why = f"{err.kind}: {err.message}" if err is not None else "analysis failed"
             notifications.append({
                 "level": "error",
-                "message": {"text": f"{a.file}: {err.kind + ': ' if err else ''}{err.message if err else 'analysis failed'}"},
+                "message": {"text": f"{a.file}: {why}"},
                 "locations": [_location(uri, region, a.entry)],
                 "descriptor": {"id": err.kind if err else "analysis-failed"},
             })

@@ -78,9 +78,9 @@ def _stand_in(entry: Entry) -> Any:
 def _analyze_entry(source: str, entry: Entry, *, file: str) -> Analysis:
     idx = st.SourceIndex(source)  # no `executed` lines: every branch reachable from the entry counts
     idx.analysis(entry=entry.name, entry_line=entry.line)
-    ctx = Context(obj=_stand_in(entry), inputs=(), source=source, user_file=None,
-                  conversion=Conversion(results={"trace": ModeResult(ok=True)}), entry=entry.name, entry_line=entry.line,
-                  cache={"index": idx, "eager": None})
+    placeholder = Conversion(results={"trace": ModeResult(ok=True)})  # trace asked for; nothing compiled, nothing run
+    ctx = Context(obj=_stand_in(entry), inputs=(), source=source, user_file=None, conversion=placeholder,
+                  entry=entry.name, entry_line=entry.line, cache={"index": idx, "eager": None})
     pitfalls = detect(ctx, checks=[name for name in STATIC_CHECKS if name in REGISTRY])
     return Analysis(file=file, entry=entry.name, ok=True, torch_version=torch.__version__,
                     pitfalls=tuple(pitfalls), notes=(STATIC_NOTE,))

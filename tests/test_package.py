@@ -35,7 +35,8 @@ def _pins(lines: list[str]) -> dict[str, str]:
 
 def test_requirements_txt_pins_what_pyproject_pins() -> None:
     project = PYPROJECT["project"]
-    declared = _pins(project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra])
+    extras = [r for extra in project["optional-dependencies"].values() for r in extra]
+    declared = _pins(project["dependencies"] + extras)
     listed = _pins((ROOT / "requirements.txt").read_text().splitlines())
     assert declared == listed
     assert "gradio[mcp]==6.31.0" in project["optional-dependencies"]["app"]
@@ -106,8 +107,8 @@ def test_installed_console_script_runs_outside_the_checkout(installed: Path, tmp
     assert zoo.returncode == 0, zoo.stderr
     assert {"resnet18", "bert-base-uncased"} <= {r["name"] for r in json.loads(zoo.stdout)}
 
-    (tmp_path / "m.py").write_text("import torch\n\n\ndef f(x):\n    if x.sum() > 0:\n        return x\n    return -x\n\n\n"
-                                   "def example_inputs():\n    return (torch.ones(3),)\n")
+    (tmp_path / "m.py").write_text("import torch\n\n\ndef f(x):\n    if x.sum() > 0:\n        return x\n"
+                                   "    return -x\n\n\ndef example_inputs():\n    return (torch.ones(3),)\n")
     lint = _run(installed, "jit-explorer", "analyze", "m.py", "--static-only", "--strict", cwd=tmp_path)
     assert lint.returncode == 1 and "m.py:5: warning tensor-to-bool" in lint.stdout, lint.stderr
     full = _run(installed, "jit-explorer", "analyze", "m.py", "--json", cwd=tmp_path)  # the sandbox, from the wheel

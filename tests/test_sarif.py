@@ -67,7 +67,8 @@ def test_static_sarif_is_valid_and_points_at_the_lines(project: Path, capsys: py
     rules = run["tool"]["driver"]["rules"]
     by_line = results_by_line(log)
     assert set(by_line) == {5, 6}
-    for line, kind, col, code_text in ((5, "tensor-to-bool", 8, "x.sum() > 0"), (6, "tensor-to-number", 20, "x.max().item()")):
+    expected = ((5, "tensor-to-bool", 8, "x.sum() > 0"), (6, "tensor-to-number", 20, "x.max().item()"))
+    for line, kind, col, code_text in expected:
         r = by_line[line]
         loc = r["locations"][0]
         assert r["ruleId"] == kind and rules[r["ruleIndex"]]["id"] == kind and r["level"] == "warning"
@@ -102,7 +103,8 @@ def test_the_readme_has_an_anchor_for_each_kind() -> None:
 
 def test_levels_unknown_kinds_and_failed_analyses(tmp_path: Path) -> None:
     pits = tuple(Pitfall(kind=k, mode="trace", severity=s, line=n, message="`y` here", fix="", evidence="static")
-                 for k, s, n in (("tensor-to-bool", "error", 1), ("brand-new-kind", "info", 2), ("nondeterministic", "warning", None)))
+                 for k, s, n in (("tensor-to-bool", "error", 1), ("brand-new-kind", "info", 2),
+                                 ("nondeterministic", "warning", None)))
     analyses = [Analysis(file="a.py", entry="f", ok=True, torch_version="x", pitfalls=pits),
                 Analysis(file="sub/b.py", entry="", ok=False, torch_version="x",
                          error=report.AnalysisError(kind="syntax", message="syntax error on line 3", line=3))]
