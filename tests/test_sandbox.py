@@ -156,9 +156,11 @@ def test_classify_turns_limit_exceptions_into_limit_messages() -> None:
 
 def test_truncate_cuts_huge_ir_at_a_line_with_a_note() -> None:
     graph = "".join(f"  %{i} : Tensor = aten::add(%x, %y)\n" for i in range(5000))
-    d = {"trace": {"graph": graph, "code": "short"}, "script": None, "notes": []}
+    d = {"trace": {"views": {"graph": graph, "code": "short"}, "graph": graph, "code": "short"}, "script": None,
+         "notes": []}
     out = _worker._truncate(d, 10_000)
-    g = out["trace"]["graph"]
+    g = out["trace"]["views"]["graph"]
+    assert out["trace"]["graph"] == g  # the legacy key mirrors the view
     assert len(g) < 10_300 and g.endswith("more characters)\n") and "truncated by JIT Explorer" in g
     assert "of 5001 lines shown" in g
     assert out["trace"]["code"] == "short"
@@ -322,6 +324,84 @@ def test_seccomp_blocks_signals_ptrace_and_inet_but_torch_still_works(tmp_path: 
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["inet-denied", "inet-denied", "unix-ok", "parent-denied", "self-ok", "ptrace-denied",
                                 "torch-ok"]
+
+
+@pytest.mark.skipif(not seccomp_filter.seccomp_available()[0], reason="no seccomp on this kernel")
+def test_seccomp_covers_what_landlock_does_not(tmp_path: Path) -> None:
+    """Modes and times: ignored; owners, xattrs, F_SETOWN/F_SETSIG/F_SETOWN_EX, FIOSETOWN/SIOCSPGRP: EPERM."""
+    target = tmp_path / "victim"
+    target.write_text("x")
+    os.chmod(target, 0o600)
+    before = target.stat()
+    script = textwrap.dedent(f"""
+        import errno, fcntl, os, socket
+        from jit_explorer import seccomp_filter as S
+        S.install_seccomp()
+        p = {str(target)!r}
+        out = []
+        def t(name, fn):
+            try:
+                fn(); out.append(name + "=ok")
+            except OSError as e:
+                out.append(name + "=" + errno.errorcode[e.errno])
+        t("chmod", lambda: os.chmod(p, 0o777))
+        t("utime", lambda: os.utime(p, (0, 0)))
+        t("chown", lambda: os.chown(p, os.getuid(), os.getgid()))
+        t("setxattr", lambda: os.setxattr(p, "user.jx", b"1"))
+        a, b = socket.socketpair()
+        t("getfl", lambda: fcntl.fcntl(a.fileno(), fcntl.F_GETFL))
+        t("setown", lambda: fcntl.fcntl(a.fileno(), fcntl.F_SETOWN, os.getppid()))
+        t("setsig", lambda: fcntl.fcntl(a.fileno(), 10, 9))
+        t("setown_ex", lambda: fcntl.fcntl(a.fileno(), 15, bytes(8)))
+        t("fiosetown", lambda: fcntl.ioctl(a.fileno(), 0x8901, bytes(4)))
+        t("siocspgrp", lambda: fcntl.ioctl(a.fileno(), 0x8902, bytes(4)))
+        t("fionread", lambda: fcntl.ioctl(a.fileno(), 0x541B, bytes(4)))
+        print(" ".join(out))
+    """)
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["chmod=ok", "utime=ok", "chown=EPERM", "setxattr=EPERM", "getfl=ok", "setown=EPERM",
+                                "setsig=EPERM", "setown_ex=EPERM", "fiosetown=EPERM", "siocspgrp=EPERM", "fionread=ok"]
+    after = target.stat()
+    assert (after.st_mode, after.st_mtime_ns, after.st_uid) == (before.st_mode, before.st_mtime_ns, before.st_uid)
+    assert os.listxattr(target) == []
+
+
+def test_missing_protections_refuse_pasting_unless_overridden(monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("JX_ALLOW_PASTE", "1")
+    monkeypatch.delenv(sandbox.WEAK_OVERRIDE_ENV, raising=False)
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(seccomp_filter, "landlock_abi", lambda: 2)
+    missing = sandbox.missing_protections()
+    assert len(missing) == 1 and "Landlock ABI 3+" in missing[0] and "ABI 2" in missing[0]
+    refusal = sandbox.paste_refusal() or ""
+    assert "lacks sandbox protection" in refusal and sandbox.WEAK_OVERRIDE_ENV in refusal
+    with caplog.at_level(logging.ERROR, logger="jit_explorer.sandbox"):
+        sandbox.harden_server()
+    assert "Landlock ABI 3+" in caplog.text and "refused" in caplog.text
+    monkeypatch.setenv(sandbox.WEAK_OVERRIDE_ENV, "1")
+    assert sandbox.paste_refusal() is None
+    monkeypatch.setattr(seccomp_filter, "landlock_abi", lambda: 5)
+    monkeypatch.delenv(sandbox.WEAK_OVERRIDE_ENV)
+    assert sandbox.missing_protections() == [] and sandbox.paste_refusal() is None
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(seccomp_filter, "seccomp_available", lambda: (False, "no seccomp"))
+    assert sandbox.missing_protections() == ["seccomp (no seccomp)"]
+
+
+def test_stale_temp_dirs_of_gone_servers_are_removed(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    gone = tmp_path / f"jx-worker-{dead.pid}-abc"
+    mine = tmp_path / f"jx-zygote-{os.getpid()}-abc"
+    other = tmp_path / "jx-unrelated-1-x"
+    for d in (gone, mine, other):
+        d.mkdir()
+        (d / "f").write_text("x")
+    assert sandbox.remove_stale_dirs(str(tmp_path)) == 1
+    assert not gone.exists() and mine.exists() and other.exists()
 
 
 def test_server_hardening_reports_every_protection() -> None:
