@@ -22,7 +22,8 @@ import torch
 
 from jit_explorer import bench, sandbox, snippet, zoo
 from jit_explorer.analysis import analyze_model, failed
-from jit_explorer.convert import MODES, convert
+from jit_explorer.convert import convert
+from jit_explorer.modes import REGISTRY, parse_modes
 from jit_explorer.errors import JitExplorerError, SnippetError
 
 from . import render, share, spaces_shim
@@ -78,10 +79,20 @@ def _arg_modes(modes: Any) -> list[str] | None:
 
 
 def _check_mode(mode: str) -> str:
-    mode = mode or "both"
-    if mode not in MODES:
-        raise gr.Error(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-    return mode
+    """The mode selection as the canonical comma list (``trace,script``); one sentence when it is unknown."""
+    try:
+        return ",".join(parse_modes(mode or "both"))
+    except JitExplorerError as e:
+        raise gr.Error(str(e)) from None
+
+
+def _ui_mode(mode: Any) -> str:
+    """The page's mode checkboxes (a list) as the text the API takes; nothing ticked is a clear error."""
+    if isinstance(mode, (list, tuple)):
+        if not mode:
+            raise gr.Error("no capture mode is ticked: tick at least one of " + ", ".join(REGISTRY))
+        return ",".join(str(m) for m in mode)
+    return mode or "both"
 
 
 def convert_model(model: str, mode: str = "both", device: str = "cpu") -> dict[str, Any]:
@@ -170,26 +181,29 @@ def model_choices() -> list[tuple[str, str]]:
 
 
 def _panes(report: dict[str, Any]) -> list[str]:
-    return render.ir_panes(report, "trace") + render.ir_panes(report, "script")
+    return render.all_panes(report)
 
 
-def ui_convert(model: str, mode: str, device: str, progress: gr.Progress = gr.Progress()) -> list[Any]:
-    """Model tab: notice, 8 IR panes, pitfalls, warnings, the report (for downloads/state)."""
-    progress(0.1, desc=f"Loading {model}, tracing and scripting…")
+def ui_convert(model: str, mode: Any, device: str, progress: gr.Progress = gr.Progress()) -> list[Any]:
+    """Model tab: notice, capture summary, one pane per view of every mode, pitfalls, warnings, the report."""
+    mode = _ui_mode(mode)
+    progress(0.1, desc=f"Loading {model}, converting ({mode})…")
     report = convert_model(model, mode, device)
     progress(1.0, desc="Rendering IR")
-    return [render.notice_html(report), *_panes(report), render.pitfalls_html(report), render.warnings_html(report), report]
+    return [render.notice_html(report), render.summary_html(report), *_panes(report), render.pitfalls_html(report),
+            render.warnings_html(report), report]
 
 
-def ui_analyze(source: str, entry: str, inputs: str, mode: str, progress: gr.Progress = gr.Progress()) -> list[Any]:
-    """Paste tab: notice (or error), 8 IR panes, pitfalls, warnings, marked source, the report."""
+def ui_analyze(source: str, entry: str, inputs: str, mode: Any, progress: gr.Progress = gr.Progress()) -> list[Any]:
+    """Paste tab: notice (or error), capture summary, every pane, pitfalls, warnings, marked source, the report."""
+    mode = _ui_mode(mode)
     progress(0.1, desc="Running your code in the sandbox…")
     report = analyze_code(source, entry or "", inputs or "", mode)
     if not report.get("ok"):
-        return [render.error_html(report), *render.empty_panes(), *render.empty_panes(), "", "",
+        return [render.error_html(report), "", *render.empty_panes(), "", "",
                 render.source_html(source or "", report), report]
-    return [render.notice_html(report), *_panes(report), render.pitfalls_html(report), render.warnings_html(report),
-            render.source_html(source, report), report]
+    return [render.notice_html(report), render.summary_html(report), *_panes(report), render.pitfalls_html(report),
+            render.warnings_html(report), render.source_html(source, report), report]
 
 
 def ui_entries(source: str, current: str = "") -> Any:
@@ -402,11 +416,11 @@ def ui_download(model: str, mode: str, progress: gr.Progress = gr.Progress()) ->
 # --------------------------------------------------------------------------- shareable links
 
 
-def ui_share_token(tab: str, model: str, mode: str, device: str, code: str, entry: str, inputs: str, pmode: str,
+def ui_share_token(tab: str, model: str, mode: Any, device: str, code: str, entry: str, inputs: str, pmode: Any,
                    bmodel: str, bdevice: str, bmodes: list[str], bthreads: float) -> str:
     """The ``s`` token of the current view (the page's js turns it into a link)."""
-    view = {"tab": tab, "model": model, "mode": mode, "device": device, "code": code or "", "entry": entry or "",
-            "inputs": inputs or "", "pmode": pmode, "bmodel": bmodel, "bdevice": bdevice,
+    view = {"tab": tab, "model": model, "mode": share.modes_text(mode), "device": device, "code": code or "",
+            "entry": entry or "", "inputs": inputs or "", "pmode": share.modes_text(pmode), "bmodel": bmodel, "bdevice": bdevice,
             "bmodes": list(bmodes or []) if list(bmodes or []) != list(bench.default_modes(bdevice or "cpu")) else None,
             "bthreads": int(bthreads or 0)}
     if view["tab"] != "paste":  # keep links short: pasted code only travels with the Paste tab
@@ -443,11 +457,11 @@ def ui_restore(request: gr.Request) -> list[Any]:
     code = tab == "paste" and bool(view["code"])  # a link without code keeps the page's example
     return [
         gr.update(selected=tab), tab,
-        view["model"], view["mode"], device,
+        view["model"], list(parse_modes(view["mode"])), device,
         view["code"] if code else gr.skip(),
         gr.update(choices=names, value=entry) if code else gr.skip(),
         view["inputs"] if tab == "paste" else gr.skip(),
-        view["pmode"],
+        list(parse_modes(view["pmode"])),
         view["bmodel"], gr.update(value=bdevice), gr.update(choices=applicable, value=bmodes), view["bthreads"],
         nonce if tab == "model" else gr.skip(),
         nonce if code else gr.skip(),

@@ -9,64 +9,113 @@ import html
 from typing import Any
 
 from jit_explorer import highlight
+from jit_explorer.modes import REGISTRY, View
 
 __all__ = [
-    "VIEWS", "ir_panes", "pitfalls_html", "warnings_html", "notice_html", "source_html", "error_html", "empty_panes",
+    "VIEWS", "PANES", "pane_views", "ir_panes", "all_panes", "summary_html", "pitfalls_html", "warnings_html", "notice_html", "source_html", "error_html", "empty_panes",
     "deprecation_line", "bench_summary_html", "bench_chart_html", "bench_table_html", "bench_notes_html",
     "bench_wrong_modes", "libtorch_snippet",
 ]
 
-#: (tab label, key in the mode result, lexer)
-VIEWS: tuple[tuple[str, str, str], ...] = (
-    ("Graph", "graph", "ir"),
-    ("Code", "code", "python"),
-    ("Inlined", "inlined_graph", "ir"),
-    ("Optimized", "optimized_graph", "ir"),
-)
 MAX_LINES = 4000
 
 _SEV_ICON = {"error": "⛔", "warning": "⚠️", "info": "ℹ️"}
 
 
-def _lines_for(report: dict[str, Any], text: str, file: str) -> list[int]:
-    """IR lines whose source comment (``# file.py:LINE:COL``) points at a pitfall's line.
+def pane_views(mode: str) -> tuple[View, ...]:
+    """The views of ``mode`` that get a tab (those produced only on request are left out)."""
+    return tuple(v for v in REGISTRY[mode].views if not v.on_request)
 
-    Pitfalls of either mode count: a trace pitfall's line is where the script graph
-    keeps the control flow that the trace froze.
+
+#: (mode, view) of every pane, in page order: the UI builds one tab per entry
+PANES: tuple[tuple[str, View], ...] = tuple((m, v) for m in REGISTRY for v in pane_views(m))
+#: the TorchScript views as (label, legacy key, lexer) — kept for older callers
+VIEWS: tuple[tuple[str, str, str], ...] = tuple((v.label, v.legacy or v.name, v.lexer) for v in pane_views("trace"))
+
+
+def _marked(report: dict[str, Any], res: dict[str, Any], mode: str, view: str) -> list[int]:
+    """Lines of ``view`` that came from a source line with a pitfall of this mode.
+
+    The script panes also mark the trace's pitfalls: the script graph keeps the control flow
+    that the trace froze, so that is where a reader sees it.
     """
-    wanted = {p["line"] for p in report.get("pitfalls", []) if p.get("line") and p.get("severity") != "info"}
-    if not wanted:
-        return []
-    name = file.rsplit("/", 1)[-1]
-    marks = []
-    for i, line in enumerate(text.splitlines(), start=1):
-        _, sep, comment = line.partition(f"# {name}:")
-        if sep and comment.split(":", 1)[0].isdigit() and int(comment.split(":", 1)[0]) in wanted:
-            marks.append(i)
-    return marks
+    modes = {mode, "trace"} if mode == "script" else {mode}
+    wanted = {p["line"] for p in report.get("pitfalls", [])
+              if p.get("line") and p.get("severity") != "info" and p.get("mode") in modes}
+    lines = (res.get("source_lines") or {}).get(view) or []
+    return [i for i, ln in enumerate(lines, start=1) if ln in wanted]
 
 
 def ir_panes(report: dict[str, Any], mode: str) -> list[str]:
-    """Four HTML panes (graph, code, inlined, optimized) for ``mode`` ("trace" or "script")."""
+    """One HTML pane per view of ``mode`` (:func:`pane_views`), linked to the source by ``data-src-line``."""
+    spec = REGISTRY[mode]
+    views = pane_views(mode)
     res = report.get(mode)
     if res is None:
-        return [f"<div class='jx-empty'>torch.jit.{mode} was not requested.</div>"] * len(VIEWS)
+        return [f"<div class='jx-empty'>{html.escape(spec.title)} was not requested: tick it under Modes.</div>"] * len(views)
     if not res.get("ok"):
         err = res.get("error") or {}
         line = f" (line {err['line']})" if err.get("line") else ""
-        msg = f"<div class='jx-failed'><b>torch.jit.{mode} failed{line}</b><pre>{html.escape(err.get('message', ''))}</pre></div>"
-        return [msg] * len(VIEWS)
+        msg = (f"<div class='jx-failed'><b>{html.escape(spec.title)} failed{line}</b>"
+               f"<pre>{html.escape(err.get('message', ''))}</pre></div>")
+        return [msg] * len(views)
     panes = []
-    for label, key, lexer in VIEWS:
-        text = res.get(key) or ""
-        marks = _lines_for(report, text, report.get("file", "")) if lexer == "ir" else []
-        panes.append(highlight.render_html(text, language=lexer, anchor=f"{mode}-{key}", marked_lines=marks, max_lines=MAX_LINES))
+    for v in views:
+        text = (res.get("views") or {}).get(v.name, res.get(v.legacy or "", "")) or ""
+        lines = (res.get("source_lines") or {}).get(v.name)
+        panes.append(highlight.render_html(text, language=v.lexer, anchor=f"{mode}-{v.name}",
+                                           marked_lines=_marked(report, res, mode, v.name), max_lines=MAX_LINES,
+                                           source_lines=lines))
     return panes
 
 
+def all_panes(report: dict[str, Any]) -> list[str]:
+    """Every pane of every mode, in :data:`PANES` order."""
+    return [pane for mode in REGISTRY for pane in ir_panes(report, mode)]
+
+
 def empty_panes() -> list[str]:
-    """Placeholder panes before anything ran."""
-    return ["<div class='jx-empty'>Run a conversion to see the IR here.</div>"] * len(VIEWS)
+    """Placeholder panes before anything ran (one per entry of :data:`PANES`)."""
+    return ["<div class='jx-empty'>Run a conversion to see the IR here.</div>"] * len(PANES)
+
+
+def _first_problem(report: dict[str, Any], mode: str) -> dict[str, Any] | None:
+    pits = [p for p in report.get("pitfalls", []) if p.get("mode") == mode and p.get("severity") != "info"]
+    return pits[0] if pits else None
+
+
+def summary_html(report: dict[str, Any]) -> str:
+    """"Which capture fits this code?": one row per requested mode — works, works with N graph breaks /
+    pitfalls, or fails at line L — each linking to its first problem's card."""
+    rows = []
+    for name, spec in REGISTRY.items():
+        res = report.get(name)
+        if res is None:
+            continue
+        first = _first_problem(report, name)
+        count = sum(1 for p in report.get("pitfalls", []) if p.get("mode") == name and p.get("severity") != "info")
+        if not res.get("ok"):
+            err = res.get("error") or {}
+            at = f" at line {err['line']}" if err.get("line") else ""
+            icon, state, cls = "⛔", f"fails{at}", "jx-fails"
+        elif name == "compile" and res.get("graph_break_count"):
+            n = res["graph_break_count"]
+            icon, state, cls = "⚠️", f"works with {n} graph break{'s' * (n != 1)} ({res.get('graph_count', '?')} graphs)", "jx-warns"
+        elif count:
+            icon, state, cls = "⚠️", f"works, with {count} pitfall{'s' * (count != 1)} to check", "jx-warns"
+        else:
+            icon, state, cls = "✅", "works", "jx-works"
+        link = ""
+        if first is not None:
+            where = f"line {first['line']}" if first.get("line") else "details"
+            link = f" — <a href='#pit-{html.escape(name)}-0' class='jx-sum-link'>{html.escape(first['kind'])}, {where}</a>"
+        secs = f" <span class='jx-pit-meta'>{res.get('seconds', 0):.2f} s</span>" if res.get("ok") else ""
+        rows.append(f"<tr class='{cls}' data-mode='{html.escape(name)}'><td>{icon}</td><td><code>{html.escape(spec.title)}"
+                    f"</code></td><td>{html.escape(state)}{link}{secs}</td></tr>")
+    if not rows:
+        return ""
+    return ("<div class='jx-summary' id='capture-summary'><h4>Which capture fits this code?</h4>"
+            f"<table>{''.join(rows)}</table></div>")
 
 
 def pitfalls_html(report: dict[str, Any]) -> str:
@@ -75,12 +124,16 @@ def pitfalls_html(report: dict[str, Any]) -> str:
     if not report.get("ok", True):
         return ""
     if not pits:
-        return "<div class='jx-pitfalls jx-clean'>✅ No pitfalls found: the trace should generalise to other inputs.</div>"
+        return "<div class='jx-pitfalls jx-clean'>✅ No pitfalls found in the modes that ran.</div>"
     cards = []
+    per_mode: dict[str, int] = {}
     for p in pits:
         line = f"line {p['line']}" if p.get("line") else "no line"
+        n = per_mode.get(p["mode"], 0)
+        per_mode[p["mode"]] = n + 1
+        src = f" data-src-line='{int(p['line'])}'" if p.get("line") else ""
         cards.append(
-            f"<div class='jx-pitfall jx-{html.escape(p['severity'])}'>"
+            f"<div class='jx-pitfall jx-{html.escape(p['severity'])}' id='pit-{html.escape(p['mode'])}-{n}'{src}>"
             f"<div class='jx-pit-head'>{_SEV_ICON.get(p['severity'], '')} <b>{html.escape(p['kind'])}</b>"
             f" <span class='jx-pit-meta'>{html.escape(line)} · {html.escape(p['mode'])} · {html.escape(p['evidence'])}</span></div>"
             f"<div class='jx-pit-msg'>{html.escape(p['message'])}</div>"
@@ -107,11 +160,11 @@ def notice_html(report: dict[str, Any]) -> str:
         parts.append(f"<b>{html.escape(report['model'])}</b> · <span class='jx-badge jx-{html.escape(str(w))}'>{badge}</span>")
     else:
         parts.append(f"<b>{html.escape(report.get('file', ''))}</b> · entry <code>{html.escape(report.get('entry', ''))}</code>")
-    for mode in ("trace", "script"):
+    for mode, spec in REGISTRY.items():
         res = report.get(mode)
         if res:
             state = f"ok in {res['seconds']:.2f} s" if res["ok"] else "failed"
-            parts.append(f"torch.jit.{mode}: {state}")
+            parts.append(f"{spec.title}: {state}")
     body = " · ".join(parts)
     notes = "".join(f"<div class='jx-note'>{html.escape(n)}</div>" for n in report.get("notes", []))
     dep = deprecation_line(report["deprecation"]) if report.get("deprecation") else ""
@@ -156,21 +209,28 @@ def _num(x: float | None, digits: int = 3) -> str:
 
 
 def bench_wrong_modes(report: dict[str, Any]) -> set[str]:
-    """Modes whose output differs from eager beyond tolerance (the library's notes say so)."""
-    notes = report.get("notes", [])
-    return {r["mode"] for r in report.get("results", [])
-            if any(n.startswith(f"{r['mode']} is ") and "WRONG" in n for n in notes)}
+    """Modes whose output differs from eager beyond tolerance (each row's ``correct`` field)."""
+    return {r["mode"] for r in report.get("results", []) if r["ok"] and not r.get("correct", True)}
 
 
 def _fastest(report: dict[str, Any]) -> str | None:
-    wrong = bench_wrong_modes(report)
-    good = [r for r in report.get("results", []) if r["ok"] and r["mode"] not in wrong and r["median_ms"] > 0]
-    return min(good, key=lambda r: r["median_ms"])["mode"] if len(good) > 1 else None
+    return report.get("fastest")  # the library's verdict: the fastest *correct* mode
+
+
+def _speedup_cell(r: dict[str, Any]) -> str:
+    """``1.25x [1.2-1.3]``, plus ``same`` when the speedup's 95% interval contains 1.0."""
+    ci = r.get("speedup_ci95")
+    text = f"{r['speedup_vs_eager']:.2f}x"
+    if ci and r["mode"] != "eager":
+        text += f" [{ci[0]:.2f}-{ci[1]:.2f}]"
+    return text + (" same" if r["mode"] != "eager" and r.get("same_as_eager") else "")
 
 
 def bench_summary_html(report: dict[str, Any]) -> str:
-    """One line: model, device, threads, input, peak estimate; plus the fastest correct mode."""
-    peak = f"{_num(report.get('peak_gflops'), 4)} GFLOP/s (estimate)" if report.get("peak_gflops") else "unknown"
+    """One line: model, device, threads, input, measured peak (estimate beside it); plus the fastest correct mode."""
+    peak = f"{_num(report.get('peak_gflops'), 4)} GFLOP/s measured" if report.get("peak_gflops") else "unknown"
+    if report.get("peak_estimate_gflops"):
+        peak += f" (estimate {_num(report.get('peak_estimate_gflops'), 4)})"
     best = _fastest(report)
     eager = next((r for r in report.get("results", []) if r["mode"] == "eager" and r["ok"]), None)
     verdict = ""
@@ -178,7 +238,7 @@ def bench_summary_html(report: dict[str, Any]) -> str:
         row = next(r for r in report["results"] if r["mode"] == best)
         verdict = (f"<div class='jx-bench-verdict'>Fastest correct mode: <b>{html.escape(best)}</b> — "
                    f"{_num(row['median_ms'], 4)} ms vs eager {_num(eager['median_ms'], 4)} ms "
-                   f"({row['speedup_vs_eager']:.2f}x)</div>")
+                   f"({html.escape(_speedup_cell(row))})</div>")
     return (f"<div class='jx-notice jx-bench-summary'><b>{html.escape(report['model'])}</b> on "
             f"<b>{html.escape(report['device'])}</b> ({html.escape(report.get('device_name', ''))}) · "
             f"{report['threads']} thread{'s' * (report['threads'] != 1)} · input {html.escape(report.get('input', ''))} · "
@@ -217,7 +277,7 @@ def bench_chart_html(report: dict[str, Any]) -> str:
         mid = y + 3 + (row_h - 8) / 2
         parts.append(f"<line x1='{label_w + w:.1f}' x2='{p90:.1f}' y1='{mid:.1f}' y2='{mid:.1f}' class='jx-whisker'/>"
                      f"<line x1='{p90:.1f}' x2='{p90:.1f}' y1='{y + 6}' y2='{y + row_h - 8}' class='jx-whisker'/>")
-        tag = " WRONG" if r["mode"] in wrong else ""
+        tag = " WRONG" if r["mode"] in wrong else " same" if r["mode"] != "eager" and r.get("same_as_eager") else ""
         parts.append(f"<text x='{max(p90, label_w + w) + 6:.1f}' y='{y + 15}' class='jx-chart-value'>"
                      f"{_num(r['median_ms'], 3)} ms · {r['speedup_vs_eager']:.2f}x{tag}</text>")
     axis_y = 6 + len(rows) * row_h + 12
@@ -229,8 +289,8 @@ def bench_chart_html(report: dict[str, Any]) -> str:
     return f"<div class='jx-chart-box'>{''.join(parts)}{legend}</div>"
 
 
-_BENCH_COLUMNS = ("mode", "ok", "median ms", "p90 ms", "IQR ms", "runs", "first call ms", "speedup vs eager",
-                  "GFLOP/s", "% of peak", "max abs diff", "error")
+_BENCH_COLUMNS = ("mode", "ok", "median ms", "95% CI ms", "p90 ms", "IQR ms", "runs", "first call ms",
+                  "speedup vs eager", "peak mem MB", "GFLOP/s", "% of peak", "max abs diff", "error")
 
 
 def bench_table_html(report: dict[str, Any]) -> str:
@@ -241,13 +301,15 @@ def bench_table_html(report: dict[str, Any]) -> str:
     for r in report.get("results", []):
         mode = html.escape(r["mode"])
         if not r["ok"]:
-            body.append(f"<tr class='jx-row-failed'><td>{mode}</td><td>✗</td>" + "<td></td>" * 9 +
+            body.append(f"<tr class='jx-row-failed'><td>{mode}</td><td>✗</td>" + "<td></td>" * (len(_BENCH_COLUMNS) - 3) +
                         f"<td class='jx-err'>{html.escape(r.get('error') or 'failed')}</td></tr>")
             continue
         flag = " <b class='jx-wrong'>WRONG</b>" if r["mode"] in wrong else ""
+        ci = r.get("ci95_ms")
         cells = [
-            _num(r["median_ms"], 4), _num(r["p90_ms"], 4), _num(r["iqr_ms"], 3), str(r["runs"]),
-            _num(r["first_call_ms"], 4), f"{r['speedup_vs_eager']:.2f}x{flag}", _num(r["gflops"], 3),
+            _num(r["median_ms"], 4), f"{_num(ci[0], 4)}-{_num(ci[1], 4)}" if ci else "n/a", _num(r["p90_ms"], 4),
+            _num(r["iqr_ms"], 3), str(r["runs"]), _num(r["first_call_ms"], 4),
+            f"{html.escape(_speedup_cell(r))}{flag}", _num(r.get("peak_mem_mb"), 4), _num(r["gflops"], 3),
             _num(r.get("pct_of_peak"), 3), _num(r["max_abs_diff"], 2),
         ]
         cls = " class='jx-row-wrong'" if r["mode"] in wrong else ""

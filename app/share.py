@@ -39,12 +39,12 @@ _VERSION = 1
 _FIELDS: dict[str, tuple[type, Any]] = {
     "tab": (str, "start"),
     "model": (str, "resnet18"),
-    "mode": (str, "both"),
+    "mode": (str, "trace,script"),
     "device": (str, "cpu"),
     "code": (str, ""),
     "entry": (str, ""),
     "inputs": (str, ""),
-    "pmode": (str, "both"),
+    "pmode": (str, "trace,script"),
     "bmodel": (str, "resnet18"),
     "bdevice": (str, "cpu"),
     "bmodes": (list, None),
@@ -85,8 +85,7 @@ def clean(view: Mapping[str, Any], *, models: Collection[str] = (), modes: Colle
     if out["tab"] not in TABS:
         out["tab"] = "start"
     for key in ("mode", "pmode"):
-        if out[key] not in ("both", "trace", "script"):
-            out[key] = "both"
+        out[key] = modes_text(out[key])
     for key in ("device", "bdevice"):
         if out[key] not in ("cpu", "cuda"):
             out[key] = "cpu"
@@ -95,6 +94,17 @@ def clean(view: Mapping[str, Any], *, models: Collection[str] = (), modes: Colle
             if out[key] not in models:
                 out[key] = _FIELDS[key][1]
     return out
+
+
+def modes_text(value: Any) -> str:
+    """A capture-mode selection as its canonical comma list (``trace,script``); anything unknown is the default."""
+    from jit_explorer.errors import InputError
+    from jit_explorer.modes import DEFAULT, parse_modes
+
+    try:
+        return ",".join(parse_modes(value if isinstance(value, (str, list)) else DEFAULT))
+    except InputError:
+        return ",".join(parse_modes(DEFAULT))
 
 
 def _is_text(value: str) -> bool:

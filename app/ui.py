@@ -21,6 +21,7 @@ from typing import Any
 import gradio as gr
 
 from jit_explorer import bench, highlight, zoo
+from jit_explorer.modes import REGISTRY, parse_modes
 
 from . import handlers, render
 
@@ -46,22 +47,28 @@ GALLERY: tuple[tuple[str, str, str], ...] = (
 )
 
 TITLE = "# ⚡ JIT Explorer"
-LANDING = """### What does PyTorch's script mode do to your model?
-**`torch.jit.trace`** runs your model once on an example input and records the tensor operations it saw,
-so Python `if`s, loops and numbers are frozen to what happened on that one input.
-**`torch.jit.script`** compiles your Python source instead, so control flow survives, but only a subset of Python is accepted.
-This tool shows both IRs side by side, pins every tracing pitfall to the line that causes it, and times eager vs
-TorchScript vs `torch.compile` vs ONNX Runtime honestly.
+LANDING = """### What do PyTorch's compilers do to your code?
+**`torch.jit.trace`** runs your model once and records the tensor ops it saw (Python `if`s, loops and numbers are
+frozen); **`torch.jit.script`** compiles your source into TorchScript (deprecated since PyTorch 2.11).
+Their successors: **`torch.export`** captures the whole program as one graph of ATen ops, for deployment without
+Python (AOTInductor `.pt2`, ExecuTorch), and **`torch.compile`** (Dynamo) captures graphs from running Python and
+falls back to Python where it cannot (*graph breaks*). This tool runs the four side by side, says which capture fits
+your code, pins every problem to the line that causes it with a fix, and times them honestly.
 """
 
 METHODOLOGY = """**How it is measured.** Each mode is converted and called once (*first call*: conversion, compilation and
 the first run, the one-off cost), warmed up (at least 3 more calls, which covers TorchScript's profiling runs), then
 all modes are timed in interleaved rounds with `torch.utils.benchmark.Timer` under `torch.inference_mode()`, the
 thread count set explicitly (on CUDA every call is synchronised). **median** is the typical latency, **p90** the
-slow tail, **IQR** the spread (small = stable). *speedup* is eager's median divided by the mode's. Every output is
-compared with eager (*max abs diff*): a fast but wrong mode is flagged, never praised. GFLOP/s counts FLOPs with
-`FlopCounterMode`; *% of peak* divides by an **estimate** of the device's peak. On a shared 2-vCPU Space other
-users' requests can disturb the numbers: the notes say when the machine was busy.
+slow tail, **IQR** the spread (small = stable), *95% CI* a bootstrap interval of the median. *speedup* is eager's
+median divided by the mode's, with its 95% interval; when that interval contains 1.0 the mode is the **same** as eager.
+Every output is compared with eager (*max abs diff*): a fast but wrong mode is flagged, never called fastest. *peak
+mem* is the memory a mode's program and one call add (resident set on CPU, `max_memory_allocated` on CUDA).
+*export* runs `torch.export`'s program in Python; *aot-inductor* compiles it into a `.pt2` package that C++ can load
+(its first call includes that compilation, tens of seconds). GFLOP/s counts FLOPs with `FlopCounterMode`; *% of
+peak* divides by the **measured** peak of a dense matrix multiply on the same device and threads (the spec-sheet
+estimate is shown beside it). On a shared 2-vCPU Space other users' requests can disturb the numbers: the notes say
+when the machine was busy.
 """
 
 CUDA_MISSING = ("CUDA is not available on this server (`torch.cuda.is_available()` is False), so only the CPU is "
@@ -81,18 +88,25 @@ _PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 
 
 def _result_panes(prefix: str) -> list[gr.HTML]:
-    """Trace and script columns, each with Graph / Code / Inlined / Optimized tabs: 8 HTML panes."""
+    """One column per capture mode of the registry, each with a tab per view: the HTML panes in ``render.PANES`` order."""
     panes: list[gr.HTML] = []
-    with gr.Row(equal_height=False):
-        for mode in ("trace", "script"):
-            with gr.Column(min_width=300):
-                gr.Markdown(f"### `torch.jit.{mode}`")
+    placeholder = render.empty_panes()[0]
+    with gr.Row(equal_height=False, elem_classes=["jx-modes"]):
+        for name, spec in REGISTRY.items():
+            with gr.Column(min_width=420, elem_classes=["jx-mode-col"], elem_id=f"{prefix}-col-{name}"):
+                gr.Markdown(f"### `{spec.title}`\n{spec.summary}", elem_classes=["jx-mode-head"])
                 with gr.Tabs():
-                    for label, key, _ in render.VIEWS:
-                        with gr.Tab(label, id=f"{prefix}-{mode}-{key}"):
-                            panes.append(gr.HTML(render.empty_panes()[0], elem_id=f"{prefix}-{mode}-{key}",
+                    for view in render.pane_views(name):
+                        with gr.Tab(view.label, id=f"{prefix}-{name}-{view.name}"):
+                            panes.append(gr.HTML(placeholder, elem_id=f"{prefix}-{name}-{view.name}",
                                                  elem_classes=["jx-pane"]))
     return panes
+
+
+def _mode_picker(elem_id: str, default: str = "all") -> gr.CheckboxGroup:
+    """The capture modes to run: one checkbox per registered mode (``default`` ticked: every mode)."""
+    return gr.CheckboxGroup([(spec.title, name) for name, spec in REGISTRY.items()], value=list(parse_modes(default)),
+                            label="Capture modes", elem_id=elem_id, min_width=260)
 
 
 def _start_tab(c: dict[str, Any]) -> None:
@@ -116,18 +130,18 @@ def _model_tab(c: dict[str, Any]) -> None:
     with gr.Row():
         c["model"] = gr.Dropdown(handlers.model_choices(), value="resnet18", label="Model", scale=3,
                                  min_width=200, elem_id="model-pick")
-        c["mode"] = gr.Radio(["both", "trace", "script"], value="both", label="Mode", scale=2, min_width=200,
-                             elem_id="model-mode")
+        c["mode"] = _mode_picker("model-mode")
         c["device"] = gr.Radio(handlers.convert_devices(), value="cpu", label="Device", scale=1, min_width=120,
                                elem_id="model-device")
         c["convert"] = gr.Button("Convert", variant="primary", elem_id="convert-btn", scale=1, min_width=120)
     c["desc"] = gr.Markdown(zoo.spec("resnet18").description, elem_id="model-desc")
     notice = gr.HTML(elem_id="model-notice")
+    summary = gr.HTML(elem_id="model-summary")
     pitfalls = gr.HTML(elem_id="model-pitfalls")
     warns = gr.HTML(elem_id="model-warnings")
     panes = _result_panes("m")
     report = gr.JSON(visible=False)
-    c["convert_outputs"] = [notice, *panes, pitfalls, warns, report]
+    c["convert_outputs"] = [notice, summary, *panes, pitfalls, warns, report]
     with gr.Accordion("Download the TorchScript module (.pt) and load it from C++", open=False, elem_id="artifact"):
         with gr.Row():
             c["save_mode"] = gr.Radio(["trace", "script"], value="trace", label="Module to save", min_width=160,
@@ -151,16 +165,17 @@ def _paste_tab(c: dict[str, Any]) -> None:
                                      elem_id="paste-entry")
             c["inputs"] = gr.Textbox(label="Inputs (a Python expression; empty: example_inputs())",
                                      placeholder="torch.randn(2, 3)", elem_id="paste-inputs")
-            c["pmode"] = gr.Radio(["both", "trace", "script"], value="both", label="Mode", elem_id="paste-mode")
+            c["pmode"] = _mode_picker("paste-mode")
             c["analyze"] = gr.Button("Analyze", variant="primary", elem_id="analyze-btn")
             gr.Markdown("Your code runs in a separate sandboxed process with time and memory limits.")
     notice = gr.HTML(elem_id="paste-notice")
+    summary = gr.HTML(elem_id="paste-summary")
     pitfalls = gr.HTML(elem_id="paste-pitfalls")
     source = gr.HTML(elem_id="paste-source")
     warns = gr.HTML(elem_id="paste-warnings")
     panes = _result_panes("p")
     report = gr.JSON(visible=False)
-    c["analyze_outputs"] = [notice, *panes, pitfalls, warns, source, report]
+    c["analyze_outputs"] = [notice, summary, *panes, pitfalls, warns, source, report]
 
 
 def _bench_tab(c: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 from pygments.lexer import Lexer, RegexLexer, bygroups, default, include
 from pygments.lexers.python import PythonLexer
+from pygments.lexers.special import TextLexer
 from pygments.styles import get_style_by_name
 from pygments.token import (
     STANDARD_TYPES,
@@ -45,7 +46,7 @@ from pygments.token import (
 __all__ = ["TorchScriptIRLexer", "LANGUAGES", "render_html", "css", "error_tokens", "tokens"]
 
 #: the values :func:`render_html` accepts for ``language``
-LANGUAGES: tuple[str, ...] = ("ir", "python")
+LANGUAGES: tuple[str, ...] = ("ir", "python", "text")
 
 #: pygments styles used by :func:`css` unless told otherwise
 LIGHT_STYLE = "default"
@@ -202,6 +203,8 @@ def _lexer(language: str) -> Lexer:
         return TorchScriptIRLexer(stripnl=False, ensurenl=True)
     if language == "python":
         return PythonLexer(stripnl=False, ensurenl=True)
+    if language == "text":
+        return TextLexer(stripnl=False, ensurenl=True)
     raise ValueError(f"unknown language {language!r}: use one of {', '.join(LANGUAGES)}")
 
 

@@ -15,12 +15,14 @@ def _row(mode: str, median: float, *, ok: bool = True, error: str | None = None,
          speedup: float = 1.0) -> dict:
     return {"mode": mode, "ok": ok, "error": error, "median_ms": median, "p90_ms": median * 1.2, "iqr_ms": 0.1,
             "runs": 100, "first_call_ms": 12.5, "max_abs_diff": diff, "speedup_vs_eager": speedup,
-            "gflops": 3.5, "pct_of_peak": 2.0}
+            "gflops": 3.5, "pct_of_peak": 2.0, "correct": diff == 0.0, "ci95_ms": [median * 0.9, median * 1.1],
+            "speedup_ci95": [speedup * 0.9, speedup * 1.1], "same_as_eager": mode != "eager" and speedup < 1.1,
+            "peak_mem_mb": 4.0}
 
 
 REPORT = {
     "model": "resnet18", "device": "cpu", "device_name": "Test CPU", "threads": 2, "torch_version": "2.14.1",
-    "batch": 1, "input": "image batch 1x3x224x224 float32", "peak_gflops": 150.0,
+    "batch": 1, "input": "image batch 1x3x224x224 float32", "peak_gflops": 150.0, "peak_estimate_gflops": 120.0, "fastest": "trace",
     "notes": ["threads: 2", "compile is fast but WRONG: max_abs_diff=0.5 > tolerance 0.001; its 2.00x must not be read as a win",
               "<script>alert(1)</script>"],
     "results": [
@@ -108,7 +110,7 @@ def test_share_decode_caps_a_zip_bomb_and_cleans_values() -> None:
     view = share.decode(base64.urlsafe_b64encode(zlib.compress(raw)).decode(), models=["resnet18", "gru"],
                         modes=["eager", "trace"])
     assert view is not None
-    assert view["tab"] == "start" and view["model"] == "resnet18" and view["mode"] == "both"
+    assert view["tab"] == "start" and view["model"] == "resnet18" and view["mode"] == "trace,script"
     assert view["device"] == "cpu" and view["bthreads"] == 0 and view["bmodes"] == ["eager"] and "extra" not in view
 
 
@@ -121,3 +123,33 @@ def test_spaces_shim_is_a_no_op_without_the_spaces_package() -> None:
     assert spaces_shim.gpu(f) is f
     assert spaces_shim.gpu(duration=30)(f) is f
     assert not spaces_shim.ZERO_GPU
+
+
+def test_share_keeps_a_mode_selection_and_drops_unknown_ones() -> None:
+    token = share.encode({"tab": "paste", "pmode": share.modes_text(["compile", "export"]), "mode": "all"})
+    view = share.decode(token)
+    assert view is not None and view["pmode"] == "export,compile" and view["mode"] == "trace,script,export,compile"
+    assert share.modes_text(["export", "bogus"]) == "trace,script" and share.modes_text(7) == "trace,script"
+
+
+def test_summary_says_which_capture_fits() -> None:
+    from jit_explorer.modes import REGISTRY
+
+    report = {
+        "trace": {"ok": True, "seconds": 0.1, "views": {}, "source_lines": {}},
+        "script": {"ok": False, "seconds": 0.0, "error": {"message": "no", "line": 7}},
+        "export": None,
+        "compile": {"ok": True, "seconds": 0.2, "graph_count": 3, "graph_break_count": 2, "views": {}},
+        "pitfalls": [{"kind": "graph-break", "mode": "compile", "severity": "warning", "line": 4, "message": "m",
+                      "fix": "f", "evidence": "dynamo"},
+                     {"kind": "script-error", "mode": "script", "severity": "error", "line": 7, "message": "m",
+                      "fix": "f", "evidence": "static"}],
+    }
+    html_ = render.summary_html(report)
+    assert "Which capture fits this code?" in html_
+    assert "fails at line 7" in html_ and "works with 2 graph breaks (3 graphs)" in html_
+    assert "href='#pit-compile-0'" in html_ and "href='#pit-script-0'" in html_
+    assert REGISTRY["export"].title not in html_  # not requested: no row
+    cards = render.pitfalls_html({**report, "ok": True})
+    assert "id='pit-compile-0'" in cards and "data-src-line='4'" in cards
+    assert len(render.all_panes(report)) == len(render.PANES) == len(render.empty_panes())
