@@ -114,8 +114,18 @@ def test_installed_console_script_runs_outside_the_checkout(installed: Path, tmp
     full = _run(installed, "jit-explorer", "analyze", "m.py", "--json", cwd=tmp_path)  # the sandbox, from the wheel
     assert full.returncode == 0, full.stderr
     assert ("tensor-to-bool", 5) in {(p["kind"], p["line"]) for p in json.loads(full.stdout)["pitfalls"]}
+    conv = _run(installed, "jit-explorer", "convert", "--model", "sign_branch", "--mode", "trace", "--json", cwd=tmp_path)
+    assert conv.returncode == 0, conv.stderr
+    assert json.loads(conv.stdout)["trace"]["ok"]
     bad = _run(installed, "jit-explorer", "convert", "--model", "nope", cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+    made = _run(installed, "python", "-c", "import torch; torch.jit.save(torch.jit.trace(lambda x: x * 2 + 1, "
+                "torch.ones(3)), 'double.pt')", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    archive = _run(installed, "jit-explorer", "inspect", "double.pt", "--json", cwd=tmp_path)  # sandboxed too
+    assert archive.returncode == 0, archive.stderr
+    assert json.loads(archive.stdout)["ok"] and "forward" in archive.stdout
 
 
 def test_pre_commit_hook_runs_the_linter(tmp_path: Path) -> None:
