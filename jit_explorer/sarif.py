@@ -220,7 +220,8 @@ def _fingerprint(a: Analysis, p: Pitfall, region: dict[str, Any] | None) -> str:
 
 
 def _location(uri: str, region: dict[str, Any] | None, entry: str = "") -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}}
+    artifact = {"uri": uri} if uri.startswith("file:") else {"uri": uri, "uriBaseId": "%SRCROOT%"}
+    physical: dict[str, Any] = {"artifactLocation": artifact}
     if region is not None:
         physical["region"] = region
     loc: dict[str, Any] = {"physicalLocation": physical}

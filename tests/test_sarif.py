@@ -132,7 +132,7 @@ def test_paths_outside_the_working_directory_are_file_uris(tmp_path: Path) -> No
     a = Analysis(file=str(tmp_path / "m y.py"), entry="f", ok=True, torch_version="x",
                  pitfalls=(Pitfall("tensor-to-bool", "trace", "warning", 1, "m", "", "static"),))
     uri = sarif.to_sarif([a], cwd=tmp_path / "w")["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
-    assert uri["artifactLocation"]["uri"] == (tmp_path / "m y.py").as_uri()
+    assert uri["artifactLocation"] == {"uri": (tmp_path / "m y.py").as_uri()}  # absolute: no base id
     rel = sarif.to_sarif([a.with_changes(file="m y.py")], cwd=tmp_path, sources={"m y.py": ""})
     assert rel["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "m%20y.py"
 
