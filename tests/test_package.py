@@ -114,7 +114,8 @@ def test_installed_console_script_runs_outside_the_checkout(installed: Path, tmp
     full = _run(installed, "jit-explorer", "analyze", "m.py", "--json", cwd=tmp_path)  # the sandbox, from the wheel
     assert full.returncode == 0, full.stderr
     assert ("tensor-to-bool", 5) in {(p["kind"], p["line"]) for p in json.loads(full.stdout)["pitfalls"]}
-    conv = _run(installed, "jit-explorer", "convert", "--model", "sign_branch", "--mode", "trace", "--json", cwd=tmp_path)
+    conv = _run(installed, "jit-explorer", "convert", "--model", "sign_branch", "--mode", "trace", "--json",
+                cwd=tmp_path)
     assert conv.returncode == 0, conv.stderr
     assert json.loads(conv.stdout)["trace"]["ok"]
     bad = _run(installed, "jit-explorer", "convert", "--model", "nope", cwd=tmp_path)
