@@ -23,8 +23,8 @@ import torch
 from jit_explorer import bench, sandbox, snippet, zoo
 from jit_explorer.analysis import analyze_model, failed
 from jit_explorer.convert import convert
-from jit_explorer.modes import REGISTRY, parse_modes
 from jit_explorer.errors import JitExplorerError, SnippetError
+from jit_explorer.modes import REGISTRY, parse_modes
 
 from . import render, share, spaces_shim
 
