@@ -39,8 +39,9 @@ def test_api_handler_returns_the_design_object(quick_api: None) -> None:
     assert set(d) >= {"model", "device", "device_name", "threads", "torch_version", "batch", "input",
                       "peak_gflops", "notes", "results"}
     row = d["results"][1]
-    assert set(row) == {"mode", "ok", "error", "median_ms", "p90_ms", "iqr_ms", "runs", "first_call_ms",
-                        "max_abs_diff", "speedup_vs_eager", "gflops", "pct_of_peak"}
+    assert set(row) == {"mode", "ok", "error", "median_ms", "p90_ms", "iqr_ms", "ci95_ms", "runs", "first_call_ms",
+                        "max_abs_diff", "correct", "speedup_vs_eager", "speedup_ci95", "same_as_eager",
+                        "peak_mem_mb", "gflops", "pct_of_peak"}
     assert row["max_abs_diff"] == 0.0
 
 
@@ -110,14 +111,14 @@ def test_share_token_restores_the_view() -> None:
     assert len(out) == 15
     assert out[0]["selected"] == "paste" and out[1] == "paste"
     assert out[5] == code and out[6]["value"] == "f" and out[6]["choices"] == ["g", "f"] and out[7] == "torch.ones(2)"
-    assert out[8] == "trace" and out[9] == "gru" and out[11]["value"] == ["eager", "trace"] and out[12] == 1
+    assert out[8] == ["trace"] and out[9] == "gru" and out[11]["value"] == ["eager", "trace"] and out[12] == 1
     assert isinstance(out[14], str) and out[14]  # the paste tab re-runs its analysis
     # the model tab: no code travels with it
     token = handlers.ui_share_token("model", "gru", "script", "cpu", code, "f", "", "both", "resnet18", "cpu",
                                     list(handlers.bench.default_modes("cpu")), 0)
     assert share.decode(token) is not None and share.decode(token)["code"] == ""  # type: ignore[index]
     out = handlers.ui_restore(SimpleNamespace(query_params={share.PARAM: token}))  # type: ignore[arg-type]
-    assert out[2] == "gru" and out[3] == "script" and out[13]
+    assert out[2] == "gru" and out[3] == ["script"] and out[13]
     # code too long for a URL: the link keeps the rest
     import random
 

@@ -131,7 +131,7 @@ def test_benchmark_flow_on_a_small_model(context: Any, app_url: str) -> None:
     page.get_by_role("tab", name="Benchmark").click()
     pick(page, "#bench-model", "sign_branch")
     modes = page.locator("#bench-modes")
-    for m in ("script", "trace+freeze", "compile", "compile+freeze", "onnxruntime"):
+    for m in ("script", "trace+freeze", "export", "aot-inductor", "compile", "compile+freeze", "onnxruntime"):
         modes.get_by_label(m, exact=True).uncheck()
     assert modes.get_by_label("eager", exact=True).is_checked() and modes.get_by_label("trace", exact=True).is_checked()
     budget = page.locator("#bench-budget input[type=number]")
