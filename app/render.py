@@ -192,7 +192,8 @@ def source_html(source: str, report: dict[str, Any]) -> str:
     err = report.get("error") or {}
     if err.get("line"):
         marks.append(err["line"])
-    return highlight.render_html(source, language="python", anchor="src", marked_lines=marks, max_lines=MAX_LINES)
+    return highlight.render_html(source, language="python", anchor="src", marked_lines=marks, max_lines=MAX_LINES,
+                                 source_pane=True)
 
 
 # --------------------------------------------------------------------------- benchmark

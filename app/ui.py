@@ -312,5 +312,5 @@ def build_demo() -> gr.Blocks:
 
 
 def launch_kwargs() -> dict[str, Any]:
-    """Styling arguments for ``demo.launch`` (Gradio 6 takes css/theme at launch)."""
-    return {"css": CSS, "theme": gr.themes.Soft()}
+    """Styling arguments for ``demo.launch`` (Gradio 6 takes css/theme/head at launch); ``head`` carries linking.js."""
+    return {"css": CSS, "theme": gr.themes.Soft(), "head": f"<script>{(ASSETS / 'linking.js').read_text()}</script>"}
