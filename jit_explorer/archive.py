@@ -487,7 +487,10 @@ def inspect_archive(
     """
     from . import sandbox
 
-    data, label = _read(source, filename)
+    try:
+        data, label = _read(source, filename)
+    except ArchiveError as e:
+        return ArchiveReport.failed(Path(filename or str(source)).name, e.kind, str(e))
     try:
         summary = check_archive(data)
     except ArchiveError as e:
