@@ -128,3 +128,27 @@ def test_synthetic_profiling_bailout_and_inlining() -> None:
     assert {"profiling", "bailout", "inlined", "added", "removed"} <= set(kinds)
     assert kinds["inlined"].op == "prim::CallMethod" and kinds["inlined"].lines == (3,)
     assert kinds["profiling"].lines == (2,)
+
+
+# --- the app's diff view (app/irdiff_view.py): pure HTML from a mode result ------------------------
+
+
+def test_optimizer_diff_html_from_a_mode_result(grad_views: dict[str, str]) -> None:
+    from app.irdiff_view import optimizer_diff_html, trace_script_diff_html
+
+    n_opt = grad_views["optimized"].count("\n") + 1
+    n_inl = grad_views["inlined"].count("\n") + 1
+    res = {"ok": True, "views": grad_views,
+           "source_lines": {"optimized": [7] * n_opt, "inlined": [3] * n_inl}}
+    out = optimizer_diff_html(res, mode="script")
+    assert "data-change='fused'" in out and "prim::DifferentiableGraph" in out
+    assert "jx-add" in out and 'data-src-line="7"' in out
+    assert 'data-op="prim::RequiresGradCheck"' in out  # op docs in the diff too
+    assert "jx-empty" in optimizer_diff_html(None) and "failed" in optimizer_diff_html({"ok": False})
+    same = {"ok": True, "views": {"graph": "graph(%x : Tensor):\n  return (%x)\n",
+                                  "optimized": "graph(%y : Tensor):\n  return (%y)\n"}}
+    assert "No change" in optimizer_diff_html(same)
+    report = {"trace": {"ok": True, "views": {"graph": "graph(%x : Tensor):\n  %1 : Tensor = aten::relu(%x)\n  return (%1)\n"}},
+              "script": {"ok": True, "graph": "graph(%x : Tensor):\n  %1 : Tensor = aten::sigmoid(%x)\n  return (%1)\n"}}
+    ts = trace_script_diff_html(report)
+    assert "jx-del" in ts and "jx-add" in ts and "aten::sigmoid" in ts
