@@ -53,4 +53,7 @@ def launch(**kwargs: Any) -> Any:
         log.warning("%s", refusal)
     else:
         sandbox.default_pool()  # the warm sandbox zygote starts importing torch now
+    from jit_explorer import ir_cache
+
+    ir_cache.prewarm()  # the blog's two models convert in the background (JX_PREWARM=0: off); repeats are cached
     return demo.launch(**opts)

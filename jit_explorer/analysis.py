@@ -105,6 +105,12 @@ def analyze_model(name: str, *, mode: str = "both", device: str = "cpu", inducto
         >>> analyze_model("resnet18").weights in ("pretrained", "random")
         True
     """
+    from . import ir_cache  # zoo conversions never change per (model, mode, device, torch): cached
+
+    cache_key = ir_cache.key_for(name, mode=mode, device=device, inductor=inductor)
+    cached = ir_cache.lookup(cache_key)
+    if cached is not None:
+        return cached
     loaded = zoo.load(name)
     module = loaded.module
     src: str | None = None
@@ -130,7 +136,7 @@ def analyze_model(name: str, *, mode: str = "both", device: str = "cpu", inducto
         )
     report = analyze_callable(module, loaded.inputs(), file=file, entry=type(module).__name__, mode=mode,
                               device=device, user_file=src_file, source=src, dynamic=dynamic, inductor=inductor)
-    return report.with_changes(model=name, weights=loaded.weights, notes=tuple(notes))
+    return ir_cache.store(cache_key, report.with_changes(model=name, weights=loaded.weights, notes=tuple(notes)))
 
 
 def analyze_source_here(
