@@ -23,7 +23,7 @@ import gradio as gr
 from jit_explorer import bench, highlight, zoo
 from jit_explorer.modes import REGISTRY, parse_modes
 
-from . import handlers, render
+from . import archive_tab, handlers, render
 
 __all__ = ["build_demo", "CSS", "EXAMPLES", "GALLERY", "launch_kwargs"]
 
@@ -302,6 +302,8 @@ def build_demo() -> gr.Blocks:
             with gr.Tab("Benchmark", id="bench", elem_id="tab-bench") as t:
                 c["tab_items"]["bench"] = t
                 _bench_tab(c)
+            with gr.Tab("Open a .pt", id="archive", elem_id="tab-archive"):
+                c["archive"] = archive_tab.build()  # its events and the /inspect_archive API are wired there
         _wire(demo, c)
         gr.api(handlers.convert_model, api_name="convert_model", concurrency_limit=1, concurrency_id="convert")
         gr.api(handlers.analyze_code, api_name="analyze_code", concurrency_limit=2, concurrency_id="sandbox")
@@ -313,4 +315,5 @@ def build_demo() -> gr.Blocks:
 
 def launch_kwargs() -> dict[str, Any]:
     """Styling arguments for ``demo.launch`` (Gradio 6 takes css/theme/head at launch); ``head`` carries linking.js."""
-    return {"css": CSS, "theme": gr.themes.Soft(), "head": f"<script>{(ASSETS / 'linking.js').read_text()}</script>"}
+    return {"css": CSS, "theme": gr.themes.Soft(), "head": f"<script>{(ASSETS / 'linking.js').read_text()}</script>",
+            "max_file_size": archive_tab.MAX_UPLOAD}

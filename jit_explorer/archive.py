@@ -158,7 +158,7 @@ class MethodInfo(_Record):
 class SubmoduleInfo(_Record):
     """One module of the tree: its own parameters and buffers, and the totals of its subtree."""
 
-    path: str  # "" for the top module
+    name: str  # qualified name as in named_modules(): "layer1.0.conv1"; "" for the top module
     type: str
     depth: int
     params: int
@@ -559,7 +559,15 @@ _PRIM_DOCS = {
 
 
 def _op_doc(kind: str) -> str:
-    """One line about a node kind: the first sentence of torch's docstring, or the schema."""
+    """One line about a node kind: the project's op docs (:mod:`jit_explorer.opdocs`), else torch's docstring."""
+    try:
+        from .opdocs import doc_for
+
+        found = doc_for(kind)
+        if found is not None and found.summary:
+            return found.summary[:300]
+    except Exception:  # noqa: BLE001 - fall back to the local table
+        pass
     if kind in _PRIM_DOCS:
         return _PRIM_DOCS[kind]
     import torch
@@ -620,7 +628,7 @@ def _submodules(module: Any) -> tuple[SubmoduleInfo, ...]:
         buffers = list(mod.buffers(recurse=False))
         all_t = list(mod.parameters()) + list(mod.buffers())
         rows.append(SubmoduleInfo(
-            path=path, type=_type_name(mod), depth=path.count(".") + 1 if path else 0,
+            name=path, type=_type_name(mod), depth=path.count(".") + 1 if path else 0,
             params=sum(p.numel() for p in params), param_bytes=sum(p.numel() * p.element_size() for p in params),
             buffers=sum(b.numel() for b in buffers), buffer_bytes=sum(b.numel() * b.element_size() for b in buffers),
             total_params=sum(p.numel() for p in mod.parameters()),
@@ -1201,9 +1209,9 @@ def format_text(report: ArchiveReport, *, show: str = "graph", ops: int = 25) ->
         own = f"{s.params:,} params ({_size(s.param_bytes)})" if s.params else ""
         buf = f"{s.buffers:,} buffer elements ({_size(s.buffer_bytes)})" if s.buffers else ""
         detail = ", ".join(x for x in (own, buf) if x)
-        label = s.path or "(top)"
+        label = s.name or "(top)"
         out.append(f"  {'  ' * s.depth}{label}: {s.type}  total {s.total_params:,} params, {_size(s.total_bytes)}"
-                   + (f"  [own: {detail}]" if detail and s.path else ""))
+                   + (f"  [own: {detail}]" if detail and s.name else ""))
     out += ["", f"ops ({len(report.ops)} kinds):"]
     for op in report.ops[:ops]:
         out.append(f"  {op.count:>5}  {op.kind:<28} {op.doc[:90]}")

@@ -118,7 +118,7 @@ def test_traced_cnn(files: dict[str, Path], pool: sandbox.WorkerPool) -> None:
     r = inspect_archive(files["cnn"], pool=pool)
     assert r.ok, r.error
     assert [m.name for m in r.methods] == ["forward"]
-    tree = {s.path: s for s in r.submodules}
+    tree = {s.name: s for s in r.submodules}
     assert tree["conv"].params == 8 * 3 * 3 * 3 + 8 and tree["conv"].param_bytes == tree["conv"].params * 4
     assert tree["bn"].params == 16 and tree["bn"].buffers == 8 + 8 + 1  # running mean, var, num_batches_tracked
     assert tree[""].total_params == sum(p.numel() for p in SmallCNN().parameters())
