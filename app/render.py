@@ -11,6 +11,8 @@ from typing import Any
 from jit_explorer import highlight
 from jit_explorer.modes import REGISTRY, View
 
+from .irdiff_view import optimizer_diff_html
+
 __all__ = [
     "VIEWS", "PANES", "pane_views", "ir_panes", "all_panes", "summary_html", "pitfalls_html", "warnings_html", "notice_html", "source_html", "error_html", "empty_panes",
     "deprecation_line", "bench_summary_html", "bench_chart_html", "bench_table_html", "bench_notes_html",
@@ -63,9 +65,13 @@ def ir_panes(report: dict[str, Any], mode: str) -> list[str]:
     for v in views:
         text = (res.get("views") or {}).get(v.name, res.get(v.legacy or "", "")) or ""
         lines = (res.get("source_lines") or {}).get(v.name)
-        panes.append(highlight.render_html(text, language=v.lexer, anchor=f"{mode}-{v.name}",
-                                           marked_lines=_marked(report, res, mode, v.name), max_lines=MAX_LINES,
-                                           source_lines=lines))
+        pane = highlight.render_html(text, language=v.lexer, anchor=f"{mode}-{v.name}",
+                                     marked_lines=_marked(report, res, mode, v.name), max_lines=MAX_LINES,
+                                     source_lines=lines)
+        if v.name == "optimized" and spec.torchscript:  # what the JIT's optimizer changed, under its graph
+            pane += ("<details class='jx-optdiff'><summary>What the optimizer did (diff against the inlined graph)"
+                     f"</summary>{optimizer_diff_html(res, mode=mode)}</details>")
+        panes.append(pane)
     return panes
 
 

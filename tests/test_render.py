@@ -153,3 +153,13 @@ def test_summary_says_which_capture_fits() -> None:
     cards = render.pitfalls_html({**report, "ok": True})
     assert "id='pit-compile-0'" in cards and "data-src-line='4'" in cards
     assert len(render.all_panes(report)) == len(render.PANES) == len(render.empty_panes())
+
+
+def test_optimized_pane_shows_what_the_optimizer_did() -> None:
+    from jit_explorer.analysis import analyze_model
+
+    report = analyze_model("sign_branch", mode="script").to_dict()
+    optimized = render.ir_panes(report, "script")[[v.name for v in render.pane_views("script")].index("optimized")]
+    assert "jx-optdiff" in optimized and "jx-irdiff" in optimized and "data-src-line=" in optimized
+    graph = render.ir_panes(report, "script")[0]
+    assert "jx-optdiff" not in graph
