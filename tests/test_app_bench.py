@@ -143,7 +143,7 @@ def test_event_concurrency_groups() -> None:
     assert ("benchmark", "bench-api", 2) in groups
     assert ("ui_convert", "convert", 1) in groups and ("convert_model", "convert", 1) in groups
     public = sorted(f.api_name for f in app.demo.fns.values() if f.api_visibility == "public")
-    assert public == ["analyze_code", "benchmark", "convert_model"]
+    assert public == ["analyze_code", "benchmark", "convert_model", "inspect_archive"]
 
 
 def test_benchmark_through_gradio_client(app_url: str, quick_api: None) -> None:
