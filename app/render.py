@@ -114,7 +114,8 @@ def summary_html(report: dict[str, Any]) -> str:
         link = ""
         if first is not None:
             where = f"line {first['line']}" if first.get("line") else "details"
-            link = f" — <a href='#pit-{html.escape(name)}-0' class='jx-sum-link'>{html.escape(first['kind'])}, {where}</a>"
+            n = [p for p in report.get("pitfalls", []) if p.get("mode") == name].index(first)  # its card's number
+            link = f" — <a href='#pit-{html.escape(name)}-{n}' class='jx-sum-link'>{html.escape(first['kind'])}, {where}</a>"
         secs = f" <span class='jx-pit-meta'>{res.get('seconds', 0):.2f} s</span>" if res.get("ok") else ""
         rows.append(f"<tr class='{cls}' data-mode='{html.escape(name)}'><td>{icon}</td><td><code>{html.escape(spec.title)}"
                     f"</code></td><td>{html.escape(state)}{link}{secs}</td></tr>")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from gradio_client import Client
 
@@ -65,3 +67,15 @@ def test_api_endpoints_through_gradio_client(app_url: str) -> None:
         client.predict("nope", api_name="/convert_model")
     # the server is still fine
     assert client.predict("sign_branch", api_name="/convert_model")["ok"]
+
+
+def test_summary_links_to_the_card_of_the_first_problem_not_an_info_card() -> None:
+    pit = {"message": "m", "fix": "f", "evidence": "static"}
+    report = {"trace": {"ok": True, "seconds": 0.1}, "pitfalls": [
+        {**pit, "kind": "shape-specialization", "mode": "trace", "severity": "info", "line": 3},
+        {**pit, "kind": "tensor-to-bool", "mode": "trace", "severity": "warning", "line": 5}]}
+    target = re.search(r"href='#(pit-trace-\d)' class='jx-sum-link'>tensor-to-bool, line 5<",
+                       render.summary_html(report))
+    assert target is not None
+    card = re.search(rf"id='{target.group(1)}'[^>]*>.*?<b>([\w-]+)</b>", render.pitfalls_html(report))
+    assert card is not None and card.group(1) == "tensor-to-bool"

@@ -1,12 +1,14 @@
 """A real browser (Debian chromium driven by playwright) against the launched app.
 
-Flows: Model (ResNet-18, BERT), Paste with a pitfall example, Benchmark on a small model,
+Flows: Model (ResNet-18, BERT; export + compile only), Paste with a pitfall example and with the four
+capture modes side by side (the summary, export's failure, compile's graph break), Benchmark on a small model,
 a shared link reopened in a new browser context, and a phone-sized viewport.
 Every wait is on an element with a generous timeout: the machine is small and shared.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,12 +82,12 @@ def test_model_flow_resnet18_shows_highlighted_ir(context: Any, app_url: str) ->
     assert "deprecated" in page.locator("#model-notice .jx-deprecation").inner_text()
     assert page.locator("#m-script-graph .jx-code").count() == 1
     # the Inlined tab shows the convolutions themselves
-    page.get_by_role("tab", name="Inlined").first.click()
-    inlined = page.locator("#m-trace-inlined_graph .jx-code span.nf", has_text="aten::_convolution")
-    inlined.first.wait_for(timeout=30_000)
+    page.locator("#m-col-trace").get_by_role("tab", name="Inlined").click()
+    inlined = page.locator("#m-trace-inlined .jx-code span.nf", has_text="aten::_convolution")
+    inlined.first.wait_for(state="attached", timeout=30_000)
     assert inlined.count() == 20  # ResNet-18: 17 convolutions + 3 downsample convolutions
     # long IR scrolls inside its pane (with line numbers), not the page
-    box = page.locator("#m-trace-inlined_graph .jx-code").evaluate(
+    box = page.locator("#m-trace-inlined .jx-code").evaluate(
         "e => [e.scrollHeight, e.clientHeight, getComputedStyle(e).overflowY]")
     assert box[0] > box[1] + 100 and box[2] == "auto"
     page.screenshot(path=str(SHOTS / "model-tab.png"))
@@ -117,13 +119,69 @@ def test_paste_flow_marks_the_pitfall_line(context: Any, app_url: str) -> None:
     mark = page.locator("#paste-source .jx-mark")
     mark.first.wait_for(timeout=LONG)
     assert selected_tab(page) == "Paste"
-    assert "if x.sum() > 0:" in mark.first.inner_text()
+    # text_content: lines scrolled out of view are not rendered (content-visibility), their innerText is empty
+    assert "if x.sum() > 0:" in (mark.first.text_content() or "")
     assert mark.first.get_attribute("id") == "src-L6"
     pits = page.locator("#paste-pitfalls").inner_text()
     assert "tensor-to-bool" in pits and "line 6" in pits
     # the script graph keeps the branch, marked too
     assert page.locator("#p-script-graph .jx-mark").count() >= 1
     page.screenshot(path=str(SHOTS / "paste-tab.png"))
+
+
+def test_paste_four_modes_side_by_side_with_the_summary(context: Any, app_url: str) -> None:
+    page = open_app(context, app_url)
+    page.get_by_role("tab", name="Paste", exact=True).click()
+    assert "if x.sum() > 0:" in page.locator("#paste-code .cm-content").inner_text()  # the default example
+    picker = page.locator("#paste-mode")
+    for title in ("torch.jit.trace", "torch.jit.script", "torch.export", "torch.compile"):
+        assert picker.get_by_label(title, exact=True).is_checked()
+    page.click("#analyze-btn")
+    summary = page.locator("#paste-summary .jx-summary")
+    summary.locator("tr[data-mode=compile]").wait_for(timeout=LONG)
+    assert summary.locator("tr[data-mode]").count() == 4
+    assert "fails at line 6" in summary.locator("tr[data-mode=export]").inner_text()
+    assert "works with 1 graph break" in summary.locator("tr[data-mode=compile]").inner_text()
+    # the export column shows the failure, pinned to line 6
+    failed = page.locator("#p-export-graph .jx-failed")
+    assert failed.count() == 1 and "torch.export failed (line 6)" in failed.inner_text()
+    # compile's Breaks tab: the user's line (linked to source line 6) and Dynamo's GB id
+    page.locator("#p-col-compile").get_by_role("tab", name="Breaks").click()
+    breaks = page.locator("#p-compile-breaks .jx-code")
+    breaks.wait_for(state="attached", timeout=30_000)
+    text = breaks.text_content() or ""
+    assert re.search(r"break 1 at \S+:6:", text) and re.search(r"\bGB\d{4}\b", text), text
+    assert breaks.locator(".jx-line[data-src-line='6']").count() >= 1
+    # the summary's compile link jumps to the graph-break card
+    summary.locator("tr[data-mode=compile] a.jx-sum-link").click()
+    page.wait_for_function("() => location.hash === '#pit-compile-0'", timeout=30_000)
+    card = page.locator("#paste-pitfalls #pit-compile-0")
+    assert "graph-break" in card.inner_text() and "line 6" in card.inner_text()
+    assert page.evaluate("() => document.querySelector(':target')?.closest('#paste-pitfalls') !== null")
+    from playwright.sync_api import expect
+
+    expect(card).to_be_in_viewport()
+
+
+def test_model_export_and_compile_only(context: Any, app_url: str) -> None:
+    page = open_app(context, app_url)
+    page.get_by_role("tab", name="Model", exact=True).click()
+    picker = page.locator("#model-mode")
+    for title in ("torch.jit.trace", "torch.jit.script"):
+        picker.get_by_label(title, exact=True).uncheck()
+    assert picker.get_by_label("torch.export", exact=True).is_checked()
+    assert picker.get_by_label("torch.compile", exact=True).is_checked()
+    page.click("#convert-btn")
+    page.locator("#model-summary tr[data-mode=compile]").wait_for(timeout=LONG)
+    assert page.locator("#model-summary tr[data-mode]").count() == 2
+    graph = page.locator("#m-export-graph .jx-code")
+    graph.wait_for(state="attached", timeout=30_000)
+    code = graph.text_content() or ""
+    assert "torch.ops.aten.conv2d" in code and code.count("aten.conv2d") == 20  # 17 convolutions + 3 downsample
+    graphs = page.locator("#m-compile-graphs .jx-code").text_content() or ""
+    assert "graph 1 of 1" in graphs and "graph 2" not in graphs
+    for mode in ("trace", "script"):
+        assert "was not requested" in page.locator(f"#m-{mode}-graph").inner_text()
 
 
 def test_benchmark_flow_on_a_small_model(context: Any, app_url: str) -> None:
@@ -154,7 +212,9 @@ def test_shared_link_reopens_the_same_view_in_a_new_context(browser: Any, contex
     page.click("#ex-item_to_python")
     page.locator("#paste-source .jx-mark").first.wait_for(timeout=LONG)
     page.locator("#paste-inputs textarea, #paste-inputs input").first.fill("torch.randn(2, 5)")
-    page.locator("#paste-mode").get_by_label("trace", exact=True).check()
+    for title in ("torch.jit.script", "torch.export", "torch.compile"):  # only trace stays ticked
+        page.locator("#paste-mode").get_by_label(title, exact=True).uncheck()
+    assert page.locator("#paste-mode").get_by_label("torch.jit.trace", exact=True).is_checked()
     page.click("#copy-link")
     link_box = page.locator("#share-link textarea, #share-link input").first
     link_box.wait_for(state="visible", timeout=30_000)
@@ -193,7 +253,9 @@ def test_phone_viewport_stays_usable(browser: Any, app_url: str) -> None:
         page.locator("#m-trace-graph .jx-code").wait_for(timeout=LONG)
         scroll_w, inner_w = page.evaluate(width)
         assert scroll_w <= inner_w, "long IR pushed the page wider than the phone"
-        pane = page.locator("#m-trace-graph .jx-code").evaluate("e => [e.scrollWidth, e.clientWidth]")
+        code = page.locator("#m-trace-graph .jx-code")
+        code.scroll_into_view_if_needed()  # lines out of view are not laid out (content-visibility: auto)
+        pane = code.evaluate("e => [e.scrollWidth, e.clientWidth]")
         assert pane[0] > pane[1]  # the IR scrolls inside its own pane
         page.get_by_role("tab", name="Benchmark").tap()
         btn = page.locator("#bench-btn")
