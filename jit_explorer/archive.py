@@ -1052,20 +1052,35 @@ def aoti_cpp_snippet(package: str, specs: Sequence[InputSpec]) -> str:
     )
 
 
+@contextmanager
+def _inductor_in(workdir: Path) -> Iterator[None]:
+    """Point Inductor's cache and precompiled-header dirs into ``workdir`` (the zygote fixed them at import),
+    with one compile thread; restores them."""
+    import torch._inductor.codecache as codecache
+    import torch._inductor.config as inductor_config
+    from torch._inductor.runtime.cache_dir_utils import temporary_cache_dir
+
+    headers, locks, threads = codecache._HEADER_DIR, codecache._HEADER_LOCK_DIR, inductor_config.compile_threads
+    codecache._HEADER_DIR = str(workdir / "inductor-cache" / "precompiled_headers")
+    codecache._HEADER_LOCK_DIR = str(workdir / "inductor-cache" / "precompiled_headers" / "locks")
+    inductor_config.compile_threads = 1
+    try:
+        with temporary_cache_dir(str(workdir / "inductor-cache")):
+            yield
+    finally:
+        codecache._HEADER_DIR, codecache._HEADER_LOCK_DIR, inductor_config.compile_threads = headers, locks, threads
+
+
 def _aoti(ep: Any, specs: Sequence[InputSpec], workdir: Path, artifacts: dict[str, str]) -> AotiPackage:
     """Compile ``ep`` with AOTInductor into a package inside the sandbox's work directory."""
-    import os
-
     started = time.perf_counter()
     cpp = aoti_cpp_snippet("model.pt2", specs)
     try:
         import torch
-        import torch._inductor.config as inductor_config
 
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(workdir / "inductor-cache")
-        inductor_config.compile_threads = 1
         path = workdir / "model_aoti.pt2"
-        torch._inductor.aoti_compile_and_package(ep, package_path=str(path))
+        with _inductor_in(workdir):
+            torch._inductor.aoti_compile_and_package(ep, package_path=str(path))
         data = path.read_bytes()
         artifacts["aoti"] = base64.b64encode(data).decode("ascii")
         return AotiPackage(ok=True, error=None, seconds=round(time.perf_counter() - started, 2), size_bytes=len(data),

@@ -361,3 +361,19 @@ def test_cli_refuses_a_checkpoint_in_one_line(tmp_path: Path) -> None:
     assert p.returncode == 2 and p.stdout == ""
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and "torch.save checkpoint" in lines[0] and "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+def test_aoti_package_is_built_in_the_sandbox_and_runs(files: dict[str, Path], pool: sandbox.WorkerPool,
+                                                       tmp_path: Path) -> None:
+    """Opt-in AOTInductor packaging (tens of seconds: g++ runs inside the confined worker)."""
+    from torch._inductor import aoti_load_package
+
+    r = inspect_archive(files["two"], pool=pool, inputs="float32[4, 6]", aoti=True)
+    m = r.migration
+    assert m is not None and m.aoti is not None and m.aoti.ok, m.aoti
+    assert "AOTIModelPackageLoader" in m.aoti.cpp and m.aoti.size_bytes == len(r.artifacts["aoti"])
+    package = tmp_path / "two_aoti.pt2"
+    package.write_bytes(r.artifacts["aoti"])
+    x = torch.randn(4, 6)
+    torch.testing.assert_close(aoti_load_package(str(package))(x), torch.jit.load(str(files["two"]))(x))
