@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                     return 1
             assert report is not None and report.migration is not None
             med = statistics.median(walls)
-            print(f"\n| archive | runs | median s | min s | max s | in the worker (median) s | max_abs_diff |")
+            print("\n| archive | runs | median s | min s | max s | in the worker (median) s | max_abs_diff |")
             print("|---|---|---|---|---|---|---|")
             print(f"| ResNet-18 trace, {path.stat().st_size / 2**20:.0f} MB | {len(walls)} | {med:.2f} | "
                   f"{min(walls):.2f} | {max(walls):.2f} | {statistics.median(inside):.2f} | "
