@@ -129,6 +129,11 @@ def test_source_lines_point_at_the_users_lines(block_analysis: Analysis) -> None
     assert _lines_of(d["script"], "graph", "aten::mul") == {11}
     assert _lines_of(d["script"], "graph", "aten::add") == {12}
     assert _lines_of(d["trace"], "graph", "aten::relu") == {10}
+    # the inlined graphs: Linear's aten::linear lives in torch's file; it is linked to the user's call (line 10),
+    # through the trace's recorded Python stack and through the script's module hierarchy
+    assert _lines_of(d["trace"], "inlined", "aten::linear") == {10}
+    assert _lines_of(d["script"], "inlined", "aten::linear") == {10}
+    assert _lines_of(d["script"], "inlined", "aten::mul") == {11}
     assert _lines_of(d["export"], "graph", "aten.mul") == {11}
     assert _lines_of(d["export"], "graph", "aten.add") == {12}
     # a library op (Linear's F.linear) is attributed to the user's line that called into the library
