@@ -185,13 +185,15 @@ def _panes(report: dict[str, Any]) -> list[str]:
 
 
 def ui_convert(model: str, mode: Any, device: str, progress: gr.Progress = gr.Progress()) -> list[Any]:
-    """Model tab: notice, capture summary, one pane per view of every mode, pitfalls, warnings, the report."""
+    """Model tab: notice, capture summary, one pane per view of every mode, pitfalls, warnings, the model's source, the report."""
     mode = _ui_mode(mode)
     progress(0.1, desc=f"Loading {model}, converting ({mode})…")
     report = convert_model(model, mode, device)
     progress(1.0, desc="Rendering IR")
+    src = zoo.source_text(model)
+    source = render.source_html(src[1], report, anchor="msrc") if src else "<div class='jx-empty'>The model's source is not available.</div>"
     return [render.notice_html(report), render.summary_html(report), *_panes(report), render.pitfalls_html(report),
-            render.warnings_html(report), report]
+            render.warnings_html(report), source, report]
 
 
 def ui_analyze(source: str, entry: str, inputs: str, mode: Any, progress: gr.Progress = gr.Progress()) -> list[Any]:

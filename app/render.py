@@ -193,13 +193,16 @@ def error_html(report: dict[str, Any]) -> str:
             f" ({html.escape(err.get('kind', 'error'))})<pre>{html.escape(err.get('message', ''))}</pre></div>")
 
 
-def source_html(source: str, report: dict[str, Any]) -> str:
-    """The user's source with pitfall lines (and the error line) marked."""
+def source_html(source: str, report: dict[str, Any], *, anchor: str = "src") -> str:
+    """The user's source (or a zoo model's file) with pitfall lines (and the error line) marked.
+
+    ``anchor`` prefixes the line ids: the Paste tab uses ``src``, the Model tab ``msrc``.
+    """
     marks = sorted({p["line"] for p in report.get("pitfalls", []) if p.get("line") and p.get("severity") != "info"})
     err = report.get("error") or {}
     if err.get("line"):
         marks.append(err["line"])
-    return highlight.render_html(source, language="python", anchor="src", marked_lines=marks, max_lines=MAX_LINES,
+    return highlight.render_html(source, language="python", anchor=anchor, marked_lines=marks, max_lines=MAX_LINES,
                                  source_pane=True)
 
 

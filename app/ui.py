@@ -139,9 +139,12 @@ def _model_tab(c: dict[str, Any]) -> None:
     summary = gr.HTML(elem_id="model-summary")
     pitfalls = gr.HTML(elem_id="model-pitfalls")
     warns = gr.HTML(elem_id="model-warnings")
+    with gr.Accordion("The model's source (read-only): hover a line to see its IR, hover IR to find its line",
+                      open=True, elem_id="model-source-box"):
+        source = gr.HTML(elem_id="model-source")
     panes = _result_panes("m")
     report = gr.JSON(visible=False)
-    c["convert_outputs"] = [notice, summary, *panes, pitfalls, warns, report]
+    c["convert_outputs"] = [notice, summary, *panes, pitfalls, warns, source, report]
     with gr.Accordion("Download the TorchScript module (.pt) and load it from C++", open=False, elem_id="artifact"):
         with gr.Row():
             c["save_mode"] = gr.Radio(["trace", "script"], value="trace", label="Module to save", min_width=160,

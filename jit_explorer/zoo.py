@@ -320,6 +320,25 @@ def load(name: str, *, allow_download: bool = True) -> LoadedModel:
         return _load_cached(name, allow_download and not offline())
 
 
+def source_text(name: str) -> tuple[str, str] | None:
+    """``(label, text)`` of the file that defines model ``name``'s class (torchvision's ``resnet.py``…), or ``None``.
+
+    The label is the path inside its package (no machine path); the app shows the text read-only, so that
+    the IR's ``source_lines`` link to it as they do to pasted code.
+    """
+    import inspect
+
+    from .modes.common import clean_paths
+
+    module = load(name).module
+    try:
+        path = inspect.getsourcefile(type(module))
+        text = Path(path).read_text(encoding="utf-8") if path else None
+    except (OSError, TypeError, UnicodeDecodeError):
+        return None
+    return (clean_paths(path), text) if path and text is not None else None
+
+
 def example_inputs(name: str) -> tuple[Any, ...]:
     """The default inputs of model ``name`` (CPU tensors)."""
     return spec(name)._inputs()

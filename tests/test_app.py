@@ -79,3 +79,15 @@ def test_summary_links_to_the_card_of_the_first_problem_not_an_info_card() -> No
     assert target is not None
     card = re.search(rf"id='{target.group(1)}'[^>]*>.*?<b>([\w-]+)</b>", render.pitfalls_html(report))
     assert card is not None and card.group(1) == "tensor-to-bool"
+
+
+def test_model_tab_shows_the_models_source_linked_to_its_ir() -> None:
+    from app import handlers
+
+    out = handlers.ui_convert("sign_branch", ["script"], "cpu")
+    source, report = out[-2], out[-1]
+    import re
+
+    assert 'id="msrc-L1"' in source and "class SignBranch" in re.sub(r"<[^>]+>", "", source)
+    lines = {n for n in report["script"]["source_lines"]["graph"] if n}
+    assert lines and all(f'data-line="{n}"' in source for n in lines)

@@ -47,3 +47,10 @@ def test_teaching_modules_behave_differently_per_input() -> None:
     assert torch.equal(m(-torch.ones(3)), torch.full((3,), -2.0))
     loop = zoo.load("running_loop").module
     assert loop(torch.randn(7, 8)).shape == (8,)
+
+
+def test_source_text_is_the_models_own_file_without_machine_paths() -> None:
+    found = zoo.source_text("resnet18")
+    assert found is not None
+    label, text = found
+    assert label == "torchvision/models/resnet.py" and "class ResNet(nn.Module):" in text
