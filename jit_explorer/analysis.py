@@ -114,9 +114,11 @@ def analyze_model(name: str, *, mode: str = "both", device: str = "cpu", inducto
     loaded = zoo.load(name)
     module = loaded.module
     src: str | None = None
+    entry_line: int | None = None
     try:
         src_file = inspect.getsourcefile(type(module))
         src = Path(src_file).read_text() if src_file else None
+        entry_line = inspect.getsourcelines(type(module))[1]
     except (OSError, TypeError):
         src_file = None
     file = clean_paths(src_file) if src_file else name
@@ -135,7 +137,8 @@ def analyze_model(name: str, *, mode: str = "both", device: str = "cpu", inducto
             "eager-vs-trace comparison on other inputs runs for pasted code and the teaching models."
         )
     report = analyze_callable(module, loaded.inputs(), file=file, entry=type(module).__name__, mode=mode,
-                              device=device, user_file=src_file, source=src, dynamic=dynamic, inductor=inductor)
+                              device=device, user_file=src_file, source=src, dynamic=dynamic, inductor=inductor,
+                              entry_line=entry_line)
     return ir_cache.store(cache_key, report.with_changes(model=name, weights=loaded.weights, notes=tuple(notes)))
 
 

@@ -136,7 +136,7 @@ class TorchScriptIRLexer(RegexLexer):
             # alias annotations: Tensor(a!), Tensor(a -> *), Tensor(a|b)
             (r"\b[a-z]\b(?=\s*(?:!|\)|->|\|))", Name.Label),
             (r"->|[!|*]", Operator),
-            (r"[,\[\]:]", Punctuation),
+            (r"[,\[\]:{}]", Punctuation),  # annotate(Dict[str, Tensor],{})
             (_STRING, String.Double),
             (r"-?\d+", Number.Integer),
             include("typename"),

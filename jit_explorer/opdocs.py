@@ -122,6 +122,10 @@ PRIM_DOCS: dict[str, tuple[str, str]] = {
         "Unpacks a list into separate values (`a, b = xs`); the length must match.",
         "A trace fixes the list length seen with the example input.",
     ),
+    "prim::tolist": (
+        "Converts a tensor into a (nested) Python list of numbers, as `t.tolist()` does.",
+        "The values leave the graph: in a trace they are frozen, in script they are read at run time.",
+    ),
     "prim::TupleConstruct": ("Builds a tuple from its inputs (a function returning several values).", ""),
     "prim::TupleUnpack": ("Unpacks a tuple into separate values (`a, b = f(x)`).", ""),
     "prim::TupleIndex": ("Reads one element of a tuple by index (`t[i]`).", ""),

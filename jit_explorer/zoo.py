@@ -47,7 +47,7 @@ class ModelSpec:
         title: a short human name.
         description: one or two sentences on what it shows.
         input_desc: the default input in words (shapes, dtypes).
-        family: ``vision``, ``nlp``, ``sequence`` or ``teaching``.
+        family: ``vision``, ``detection``, ``nlp``, ``sequence`` or ``teaching``.
         scriptable: whether ``torch.jit.script`` is expected to work (a hint for the UI).
     """
 
@@ -130,6 +130,26 @@ def _image_inputs() -> tuple[torch.Tensor]:
     return (torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0)),)
 
 
+def _ssdlite(allow_download: bool) -> tuple[nn.Module, str]:
+    """torchvision's SSDlite detector; no backbone download (its weights enum would fetch one)."""
+    import torchvision
+
+    weights = torchvision.models.detection.SSDLite320_MobileNet_V3_Large_Weights.DEFAULT
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+    model = torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None)
+    try:
+        if cached.exists():
+            model.load_state_dict(torch.load(cached, map_location="cpu", weights_only=True))
+            return model, "pretrained"
+    except Exception:  # a corrupt cache: random weights, never a crash
+        model = torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None)
+    return model, "random"
+
+
+def _detection_inputs() -> tuple[list[torch.Tensor]]:
+    return ([torch.rand(3, 320, 320, generator=torch.Generator().manual_seed(0))],)
+
+
 # --------------------------------------------------------------------------- BERT
 
 
@@ -152,6 +172,24 @@ def _bert(allow_download: bool) -> tuple[nn.Module, str]:
     config = BertConfig(return_dict=False)  # bert-base-uncased's shape: 12 layers, 768 hidden
     torch.manual_seed(0)
     return BertModel(config), "random"
+
+
+def _gpt2(allow_download: bool) -> tuple[nn.Module, str]:
+    """GPT-2 (124M) from a local cache when there is one, else the same architecture with random weights."""
+    from transformers import GPT2Config, GPT2Model
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    try:
+        return GPT2Model.from_pretrained("gpt2", local_files_only=True, return_dict=False, use_cache=False), "pretrained"
+    except Exception:
+        pass
+    torch.manual_seed(0)
+    return GPT2Model(GPT2Config(return_dict=False, use_cache=False)), "random"
+
+
+def _gpt2_inputs() -> tuple[torch.Tensor]:
+    return (torch.randint(0, 50257, (1, 16), generator=torch.Generator().manual_seed(0)),)
 
 
 @functools.lru_cache(maxsize=1)
@@ -256,6 +294,23 @@ MODELS: dict[str, ModelSpec] = {
             "torch.jit.script fails on transformers models (they use Python features TorchScript lacks).",
             "token ids, attention mask and segment ids 1x14 int64: '" + BERT_SENTENCE + "'", "nlp", False,
             _bert, _bert_inputs,
+        ),
+        ModelSpec(
+            "gpt2", "GPT-2 (small)",
+            "Hugging Face's GPT2Model (124M). torch.export shows what it specialises: the batch of 1 is baked in, "
+            "the sequence length stays symbolic; torch.jit.script fails on transformers code. All four modes: "
+            "about 5 s on a 2-core CPU.",
+            "token ids 1x16 int64", "nlp", False,
+            _gpt2, _gpt2_inputs,
+        ),
+        ModelSpec(
+            "ssdlite", "SSDlite detector",
+            "torchvision's SSDlite320 (MobileNetV3) object detector. Its post-processing (score thresholds, "
+            "top-k, NMS) has data-dependent sizes: the trace refuses its list-of-dicts output, export fails on a "
+            "data-dependent size, torch.compile breaks the graph there, and script keeps it all. All four modes: "
+            "about 18 s on a 2-core CPU.",
+            "a list of one image 3x320x320 float32", "detection", True,
+            _ssdlite, _detection_inputs,
         ),
         ModelSpec(
             "gru", "GRU classifier",

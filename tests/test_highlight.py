@@ -564,3 +564,9 @@ def test_object_addresses_and_enum_constants() -> None:
     toks = _significant(ir)
     assert (Number.Hex, "0x5556fffc") in toks
     assert (Name.Class, "__torch__.m.Color.RED") in toks and (Keyword.Type, "Enum") in toks
+
+
+def test_empty_dict_annotation_constant_lexes_cleanly() -> None:
+    """SSDlite's optimized graph: ``annotate(Dict[str, Tensor],{})`` (an empty typed dict constant)."""
+    line = "  %11 : Dict(str, Tensor) = prim::Constant[value=annotate(Dict[str, Tensor],{})]()\n"
+    assert error_tokens(line) == []

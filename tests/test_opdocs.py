@@ -274,3 +274,17 @@ def test_render_keeps_line_text_when_wrapping() -> None:
         visible = re.sub(r'<div class="jx-opdocs".*$', "", out, flags=re.S)
         visible = re.sub(r"<[^>]+>", "", visible)
         assert visible == text.replace(">", "&gt;")
+
+
+@pytest.mark.parametrize("name", ["gpt2", "ssdlite"])
+def test_every_op_in_every_view_of_the_newer_zoo_models_has_a_doc(name: str) -> None:
+    """GPT-2 and SSDlite through all four capture modes (SSDlite's trace fails: its output is a list of dicts)."""
+    from jit_explorer.analysis import analyze_model
+
+    report = analyze_model(name, mode="all")
+    seen: set[str] = set()
+    for res in report.modes.values():
+        for text in res.views.values():
+            seen.update(ops_in(text))
+    assert len(seen) > 20
+    assert sorted(op for op in seen if doc_for(op) is None) == []

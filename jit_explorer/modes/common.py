@@ -137,9 +137,9 @@ def capture_warnings(user_files: Collection[str], mode: str, *, label: str = "sn
 
 @contextlib.contextmanager
 def quiet_output() -> Iterator[io.StringIO]:
-    """Swallow what torch prints on stdout inside the block (export prints partial graphs when it fails)."""
+    """Swallow what torch prints inside the block (export prints the partial graph when it fails: 450 KB for SSDlite)."""
     buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
         yield buf
 
 

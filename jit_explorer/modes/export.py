@@ -65,7 +65,7 @@ def explain_export_error(exc: BaseException, job: Job) -> tuple[str, int | None,
     ``export-error``. A failure inside torch with no line of the user's is labelled a torch bug.
     """
     raw = str(exc).strip() or type(exc).__name__
-    first = job.clean(raw.splitlines()[0])
+    first = _short_line(job.clean(raw.splitlines()[0]))
     line = _error_line(exc, job)
     code = _source_line(job, line)
     quoted = f"`{code}`" if code else "this line"
@@ -114,9 +114,14 @@ def explain_export_error(exc: BaseException, job: Job) -> tuple[str, int | None,
                                evidence="export")
 
 
+def _short_line(line: str, limit: int = 300) -> str:
+    """One line of torch's message, cut when it is a huge symbolic expression (detection models make 10 KB ones)."""
+    return line if len(line) <= limit else line[:limit] + f" … ({len(line) - limit} more characters)"
+
+
 def _trim_message(raw: str, limit: int = 3000) -> str:
     """torch's message without the advice for torch developers (env vars, log settings)."""
-    keep = [ln for ln in raw.splitlines() if not re.search(r"TORCH_LOGS|TORCHDYNAMO_|docs\.google\.com", ln)]
+    keep = [_short_line(ln) for ln in raw.splitlines() if not re.search(r"TORCH_LOGS|TORCHDYNAMO_|docs\.google\.com", ln)]
     text = "\n".join(keep).strip()
     return text if len(text) <= limit else text[:limit] + " …"
 
