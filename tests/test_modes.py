@@ -272,3 +272,19 @@ def test_cli_pins_export_and_compile_problems(tmp_path: Path) -> None:
                               capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert bad_mode.returncode == 2 and "unknown mode 'jit'" in bad_mode.stderr
     assert "Traceback" not in bad_mode.stderr and len(bad_mode.stderr.strip().splitlines()) == 1
+
+
+def test_a_failure_inside_torch_is_labelled_as_torch_s_not_the_users() -> None:
+    from jit_explorer.modes import Job
+    from jit_explorer.modes.export import explain_export_error
+
+    job = Job(obj=None, inputs=(), user_files=frozenset({"mine.py"}), user_file="mine.py", label="mine.py")
+    pane, line, pitfall = explain_export_error(torch._dynamo.exc.InternalTorchDynamoError("boom in a pass"), job)
+    assert line is None and torch.__version__ in pitfall.message and "not of your code" in pitfall.message
+    assert pitfall.kind == "export-error" and "boom in a pass" in pane
+    # the same kind of exception raised by the user's own line is the user's problem, not torch's
+    try:
+        exec(compile("raise ValueError('bad shape')", "mine.py", "exec"))
+    except ValueError as e:
+        _, line, pitfall = explain_export_error(e, job)
+    assert line == 1 and "not of your code" not in pitfall.message

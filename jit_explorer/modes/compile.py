@@ -276,9 +276,14 @@ def convert(job: Job) -> Outcome:
             explained = torch._dynamo.explain(job.obj)(*job.inputs)
     except Exception as e:
         line = user_line_of_exception(e, job.user_files)
-        first = job.clean(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
-        return Outcome(failure(f"torch.compile (Dynamo) failed ({type(e).__name__}): {first}", line,
-                               seconds=time.perf_counter() - start), exception=e)
+        first = job.clean(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)[:500]
+        internal = getattr(torch._dynamo.exc, "InternalTorchDynamoError", None)
+        if internal is not None and isinstance(e, internal):
+            message = (f"torch.compile (Dynamo) failed inside torch {torch.__version__} ({type(e).__name__}: {first}); "
+                       "this looks like a bug or limitation of torch, not of your code")
+        else:
+            message = f"torch.compile (Dynamo) failed ({type(e).__name__}): {first}"
+        return Outcome(failure(message, line, seconds=time.perf_counter() - start), exception=e)
     finally:
         torch._dynamo.reset()
     seconds = time.perf_counter() - start
