@@ -212,21 +212,37 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         print(json.dumps(to_sarif(analyses, sources=dict(sources)), indent=2))
     elif fmt == "json":
         _emit_json([a.to_dict() for a in analyses])
-    else:
+    skipped = [a for a in analyses if _skipped(a, analyses)]
+    failed = [a for a in analyses if not a.ok and a not in skipped]
+    if fmt == "text":
         for a in analyses:
-            if not a.ok and a.error:
+            if a in skipped and a.error:
+                loc = f"{a.file}:{a.error.line}" if a.error.line else a.file
+                print(f"{loc}: skipped {a.entry} ({a.error.kind}): {a.error.message}")
+            elif not a.ok and a.error:
                 loc = f"{a.file}:{a.error.line}" if a.error.line else a.file
                 print(f"{loc}: error {a.error.kind}: {a.error.message}")
-                continue
-            _print_pitfalls(a.file, a.pitfalls)
-        n = sum(len(a.pitfalls) for a in analyses)
-        print(f"{len(analyses)} entr{'y' if len(analyses) == 1 else 'ies'} analysed, {n} pitfall{'s' * (n != 1)}", file=sys.stderr)
-    failed = [a for a in analyses if not a.ok]
+            else:
+                _print_pitfalls(a.file, a.pitfalls)
+        done = [a for a in analyses if a.ok]
+        n = sum(len(a.pitfalls) for a in done)
+        print(f"{len(done)} entr{'y' if len(done) == 1 else 'ies'} analysed, {n} pitfall{'s' * (n != 1)}"
+              + (f", {len(skipped)} skipped" if skipped else ""), file=sys.stderr)
     if failed:
         err = failed[0].error
         print(f"{PROG}: error: {failed[0].file}: {err.message if err else 'analysis failed'}", file=sys.stderr)
         return 2
     return 1 if args.strict and any(_serious(a.pitfalls) for a in analyses) else 0
+
+
+#: errors of one entry (not of the file): that entry is skipped when another entry of the file was analysed
+_ENTRY_ERRORS = ("constructor", "build", "run", "inputs", "timeout", "memory", "cpu")
+
+
+def _skipped(a: Any, analyses: Sequence[Any]) -> bool:
+    """An entry that could not run while another entry of the same file was analysed: reported, not fatal."""
+    return (not a.ok and a.error is not None and a.error.kind in _ENTRY_ERRORS
+            and any(b.ok and b.file == a.file for b in analyses))
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

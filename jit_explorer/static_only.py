@@ -25,11 +25,11 @@ from typing import Any
 
 import torch
 
-from . import pitfall_static as st
 from .analysis import failed
 from .convert import Conversion
 from .errors import SnippetError
 from .pitfalls import REGISTRY, Context, detect
+from .pitfalls import static as st
 from .report import Analysis, ModeResult
 from .snippet import Entry, parse_source, select_entries
 

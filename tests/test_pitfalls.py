@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 import torch
 
-from jit_explorer import pitfall_dynamic as dyn
-from jit_explorer import pitfall_static as st
 from jit_explorer import pitfalls, snippet
 from jit_explorer.analysis import analyze_callable, analyze_source_here
 from jit_explorer.convert import convert
+from jit_explorer.pitfalls import checks
+from jit_explorer.pitfalls import dynamic as dyn
+from jit_explorer.pitfalls import static as st
 from jit_explorer.report import PITFALL_KINDS, Analysis, Pitfall
 
 
@@ -298,7 +299,7 @@ def test_stateful_buffers_updated_in_place_are_not_flagged(tmp_path: Path) -> No
 
 
 def test_dynamic_checks_skip_slow_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pitfalls, "SLOW_CALL_S", -1.0)
+    monkeypatch.setattr(checks, "SLOW_CALL_S", -1.0)
     a = analyze(tmp_path, """
         import torch
         def f(x):
@@ -420,7 +421,7 @@ def test_merge_keeps_the_most_severe_and_joins_evidence() -> None:
     a = Pitfall("tensor-to-bool", "trace", "warning", 3, "static words", "fix a", "static")
     b = Pitfall("tensor-to-bool", "trace", "error", 3, "proven", "fix b", "divergence")
     c = Pitfall("tensor-to-bool", "trace", "warning", 3, "warned", "fix c", "tracer-warning")
-    (m,) = pitfalls._merge([a, b, c])
+    (m,) = checks._merge([a, b, c])
     assert (m.severity, m.message, m.evidence) == ("error", "proven", "divergence+tracer-warning+static")
 
 
@@ -544,7 +545,7 @@ def test_state_on_function_class_and_global_attributes(body: str, line: int, own
     idx = st.SourceIndex(src, executed=executed if "if " in body else None)
     sites = [s for s in idx.analysis(entry="f").side_effects]
     assert [s.line for s in sites] == [offset + line - 1], [(s.line, s.what, s.text) for s in sites]
-    assert owner in pitfalls._owner(sites[0])
+    assert owner in checks._owner(sites[0])
 
 
 def test_reading_a_function_attribute_is_not_a_side_effect() -> None:
@@ -573,7 +574,7 @@ GRAD_BRANCH = """
 def test_eager_reference_runs_in_the_grad_mode_of_the_trace(tmp_path: Path) -> None:
     inputs = (torch.randn(2, 4) * 10.0,)
     ctx = context(tmp_path, GRAD_BRANCH, inputs=inputs, entry="Clip")
-    assert pitfalls._grad(ctx) is True  # torch.jit.trace ran with autograd on (the default)
+    assert checks._grad(ctx) is True  # torch.jit.trace ran with autograd on (the default)
     assert not [p for p in pitfalls.detect(ctx) if p.severity in ("warning", "error")]
     # the old behaviour (eager under no_grad) sees a difference the trace does not have, and says so
     wrong = context(tmp_path, GRAD_BRANCH, inputs=inputs, entry="Clip")

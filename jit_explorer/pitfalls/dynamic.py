@@ -194,7 +194,7 @@ def call_quietly(fn: Callable[..., Any], args: tuple[Any, ...], *, seed: int = 0
         with _quiet(), torch.set_grad_enabled(grad):
             torch.manual_seed(seed)
             if jit:
-                from .convert import jit_lock
+                from ..convert import jit_lock
 
                 with jit_lock, torch.jit.optimized_execution(False):  # a process-wide flag: hold the JIT's lock
                     return fn(*clone_args(args)), None

@@ -9,10 +9,10 @@ severe severity and the most concrete message win).
 Three kinds of evidence (``Pitfall.evidence``):
 
 * ``tracer-warning`` — a ``TracerWarning`` raised while tracing, mapped to the user's line;
-* ``static`` — read from the source (:mod:`jit_explorer.pitfall_static`), from the
+* ``static`` — read from the source (:mod:`jit_explorer.pitfalls.static`), from the
   script graph's control flow, or from TorchScript's compiler;
 * ``divergence`` — the trace gave another result than eager on another input
-  (:mod:`jit_explorer.pitfall_dynamic`); the input is named in the message.
+  (:mod:`jit_explorer.pitfalls.dynamic`); the input is named in the message.
 
 Example::
 
@@ -34,10 +34,10 @@ from typing import Any
 
 import torch
 
-from . import pitfall_dynamic as dyn
-from . import pitfall_static as st
-from .convert import Conversion
-from .report import Pitfall
+from ..convert import Conversion
+from ..report import Pitfall
+from . import dynamic as dyn
+from . import static as st
 
 __all__ = ["Context", "Check", "REGISTRY", "register", "detect", "classify_tracer_warning", "DYNAMIC_BUDGET_S", "DYNAMIC_CHECKS"]
 
