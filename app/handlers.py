@@ -23,6 +23,7 @@ import torch
 from jit_explorer import bench, sandbox, snippet, zoo
 from jit_explorer.analysis import analyze_model, failed
 from jit_explorer.convert import convert
+from jit_explorer.entry_choice import choose_entry
 from jit_explorer.errors import JitExplorerError, SnippetError
 from jit_explorer.modes import REGISTRY, parse_modes
 
@@ -163,16 +164,17 @@ def analyze_code(source: str, entry: str = "", inputs: str = "", mode: str = "bo
         chosen = snippet.select_entries(info, entry)
     except SnippetError as e:
         return failed("snippet.py", entry, e.kind, str(e), e.line).to_dict()
-    if len(chosen) > 1:
-        return failed("snippet.py", "", "no-entry",
-                      f"the source defines several entries ({snippet.names_text(info.names())}): choose one").to_dict()
+    why: tuple[str, ...] = ()
+    if len(chosen) > 1:  # no entry named: the one example_inputs() fits, else the top-level one (entry_choice)
+        choice = choose_entry(source)
+        chosen, why = ([choice.entry], (choice.reason,)) if choice else (chosen, ())
     try:
         results = sandbox.analyze_source(source, entry=chosen[0].name, inputs=inputs or "", mode=mode)
     except SnippetError as e:
         return failed("snippet.py", chosen[0].name, e.kind, str(e), e.line).to_dict()
     except JitExplorerError as e:
         raise gr.Error(str(e)) from None
-    return results[0].to_dict()
+    return results[0].with_changes(notes=(*why, *results[0].notes)).to_dict()
 
 
 def model_choices() -> list[tuple[str, str]]:
@@ -212,9 +214,12 @@ def ui_entries(source: str, current: str = "") -> Any:
     """Refill the entry dropdown from the source (static parse only: nothing runs); keep ``current`` if it is still there."""
     try:
         names = snippet.parse_source(source or "").names()
+        choice = choose_entry(source or "") if current not in names else None
     except SnippetError:
         return gr.update()
-    return gr.update(choices=names, value=current if current in names else (names[0] if names else None))
+    if current in names:
+        return gr.update(choices=names, value=current, info=None)
+    return gr.update(choices=names, value=choice.entry.name if choice else None, info=choice.reason if choice else None)
 
 
 # --------------------------------------------------------------------------- benchmark

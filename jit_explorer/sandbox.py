@@ -847,7 +847,7 @@ def precheck(source: str, *, entry: str = "", inputs: str = "", mode: str = "bot
                            "`def example_inputs(): return (torch.randn(2, 3),)` in the source", kind="inputs")
     tree = ast.parse(source)
     classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
-    for e in chosen:
+    for e in chosen if len(chosen) == 1 else ():  # several entries: the worker skips such a class, the others run
         if e.kind == "module" and e.name in classes:
             required = _required_init_args(classes[e.name])
             if required:
