@@ -1098,7 +1098,7 @@ def _failed_dict(file: str, kind: str, message: str, size: int = 0, entries: int
 def inspect_here(request: dict[str, Any], workdir: Path | None = None) -> dict[str, Any]:
     """The sandbox worker's side of ``{"op": "inspect"}``: open the archive and migrate it.
 
-    Only ever called in the confined user process (:mod:`jit_explorer._worker`). Returns
+    Only ever called in the confined user process (:mod:`jit_explorer.sandbox.worker`). Returns
     ``{"ok": true, "archive": <ArchiveReport dict>, "artifacts": {name: base64}}``.
     """
     import warnings

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from jit_explorer import _worker, sandbox, seccomp_filter
+from jit_explorer import sandbox
+from jit_explorer.sandbox import confinement as seccomp_filter
+from jit_explorer.sandbox import worker as _worker
 from jit_explorer.errors import SandboxError, SnippetError
 from jit_explorer.sandbox import Limits
 
@@ -292,7 +294,7 @@ def test_filter_program_is_well_formed() -> None:
 def test_seccomp_blocks_signals_ptrace_and_inet_but_torch_still_works(tmp_path: Path) -> None:
     script = textwrap.dedent("""
         import os, socket, ctypes, torch
-        from jit_explorer import seccomp_filter as S
+        from jit_explorer.sandbox import confinement as S
         S.install_seccomp()
         out = []
         for fam in (socket.AF_INET, socket.AF_INET6):
@@ -335,7 +337,7 @@ def test_seccomp_covers_what_landlock_does_not(tmp_path: Path) -> None:
     before = target.stat()
     script = textwrap.dedent(f"""
         import errno, fcntl, os, socket
-        from jit_explorer import seccomp_filter as S
+        from jit_explorer.sandbox import confinement as S
         S.install_seccomp()
         p = {str(target)!r}
         out = []

@@ -1,6 +1,6 @@
 """The only door for pasted code: run it in a confined, throw-away process.
 
-How a request runs (the child side is :mod:`jit_explorer._worker`)::
+How a request runs (the child side is :mod:`jit_explorer.sandbox.worker`)::
 
     server ──(socketpair)──> zygote ──fork──> supervisor (one per request) ──fork──> user process
 
@@ -54,8 +54,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, SandboxError, SnippetError
-from .report import Analysis, AnalysisError, BenchReport
+from ..errors import InputError, SandboxError, SnippetError
+from ..report import Analysis, AnalysisError, BenchReport
 
 __all__ = [
     "Limits",
@@ -79,7 +79,7 @@ __all__ = [
 
 log = logging.getLogger("jit_explorer.sandbox")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent  # the folder that holds the package
 MAX_INPUTS_CHARS = 16 * 1024
 _MB = 1024 * 1024
 _UID_BASE = 200_000  # private uids for user processes when the server runs as root
@@ -181,14 +181,14 @@ def missing_protections() -> list[str]:
     Needed everywhere: seccomp. Needed when the server is not root (pasted code then runs as the
     server's own user): Landlock ABI :data:`REQUIRED_LANDLOCK_ABI` or later.
     """
-    from . import seccomp_filter
+    from . import confinement
 
     missing = []
-    ok, detail = seccomp_filter.seccomp_available()
+    ok, detail = confinement.seccomp_available()
     if not ok:
         missing.append(f"seccomp ({detail})")
     if os.geteuid() != 0:
-        abi = seccomp_filter.landlock_abi()
+        abi = confinement.landlock_abi()
         if abi < REQUIRED_LANDLOCK_ABI:
             have = f"ABI {abi}" if abi else "not available"
             missing.append(f"Landlock ABI {REQUIRED_LANDLOCK_ABI}+ (this kernel: {have}; the server is not root, so "
@@ -227,22 +227,22 @@ def paste_refusal(*, public_share: bool = False) -> str | None:
 
 def _dumpable() -> bool | None:
     try:
-        from . import seccomp_filter
+        from . import confinement
 
-        return seccomp_filter._libc.prctl(3, 0, 0, 0, 0) == 1  # PR_GET_DUMPABLE
+        return confinement._libc.prctl(3, 0, 0, 0, 0) == 1  # PR_GET_DUMPABLE
     except (OSError, AttributeError):
         return None
 
 
 def protections() -> dict[str, tuple[bool, str]]:
     """What protects the server from pasted code on this machine: name -> (active, detail)."""
-    from . import seccomp_filter
+    from . import confinement
 
     out: dict[str, tuple[bool, str]] = {}
-    ok, detail = seccomp_filter.seccomp_available()
+    ok, detail = confinement.seccomp_available()
     out["seccomp"] = (ok, detail if ok else f"unavailable: {detail}; pasted code could signal or ptrace "
                                              "processes of the same user and open network sockets")
-    abi = seccomp_filter.landlock_abi()
+    abi = confinement.landlock_abi()
     out["landlock"] = (abi > 0, f"ABI {abi}: read-only system, writes only in the temp dir, no TCP"
                        + (", no signals out" if abi >= 6 else "") if abi > 0 else
                        "unavailable: pasted code can read and write every file the server's user can")
@@ -263,9 +263,9 @@ def harden_server() -> dict[str, tuple[bool, str]]:
 
     Idempotent; called by ``app.launch`` and when the first pool starts.
     """
-    from . import seccomp_filter
+    from . import confinement
 
-    if not seccomp_filter.set_non_dumpable():
+    if not confinement.set_non_dumpable():
         log.warning("prctl(PR_SET_DUMPABLE, 0) failed: same-user processes may read this server's environment")
     status = protections()
     for name, (active, detail) in status.items():
@@ -302,7 +302,7 @@ def _worker_env(home: str) -> dict[str, str]:
     }
 
 
-_BOOTSTRAP = "import sys; sys.path.insert(0, {root!r}); from jit_explorer import _worker; _worker.zygote_main({fd})"
+_BOOTSTRAP = "import sys; sys.path.insert(0, {root!r}); from jit_explorer.sandbox import worker; worker.zygote_main({fd})"
 
 
 def _stat_fields(pid: int | str) -> list[str] | None:
@@ -492,7 +492,7 @@ def remove_stale_dirs(tmp: str | None = None) -> int:
 
 
 class _Zygote:
-    """The process that imported torch once and forks supervisors (see :mod:`jit_explorer._worker`)."""
+    """The process that imported torch once and forks supervisors (see :mod:`jit_explorer.sandbox.worker`)."""
 
     def __init__(self) -> None:
         self.home = tempfile.mkdtemp(prefix=f"jx-zygote-{os.getpid()}-")
@@ -803,8 +803,8 @@ def precheck(source: str, *, entry: str = "", inputs: str = "", mode: str = "bot
             unknown entry, a constructor that needs arguments, no inputs, an inputs expression that is
             not valid Python, an unknown mode.
     """
-    from .modes import parse_modes
-    from .snippet import parse_source, select_entries
+    from ..modes import parse_modes
+    from ..snippet import parse_source, select_entries
 
     if not isinstance(source, str):
         raise SnippetError("the source must be text")
@@ -902,7 +902,7 @@ def analyze_source(
         >>> analyze_source("import torch\\ndef f(x):\\n    return x * 2\\n", inputs="torch.ones(2)")[0].ok
         True
     """
-    from .snippet import validate_source
+    from ..snippet import validate_source
 
     validate_source(source)
     label = Path(filename).name or "snippet.py"
@@ -910,7 +910,7 @@ def analyze_source(
         precheck(source, entry=entry, inputs=inputs, mode=mode)
     except SnippetError as e:
         return [_failed(label, entry, e.kind, str(e), e.line)]
-    from .modes import parse_modes
+    from ..modes import parse_modes
 
     request = {"op": "analyze", "source": source, "entry": entry, "inputs": inputs,
                "mode": ",".join(parse_modes(mode)), "filename": label}
@@ -955,9 +955,9 @@ def benchmark_source(
         InputError: bad options (unknown mode).
         SandboxError: the sandboxed process failed (time, memory, crash).
     """
-    from .bench import ALL_MODES
-    from .errors import InputError
-    from .snippet import validate_source
+    from ..bench import ALL_MODES
+    from ..errors import InputError
+    from ..snippet import validate_source
 
     validate_source(source)
     cores = usable_cores()

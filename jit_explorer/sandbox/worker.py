@@ -14,7 +14,7 @@ Three levels, each started by the one above::
   enforces the wall-clock deadline and the output, result and disk caps, then kills all its
   descendants, waits until none is left, and only then answers the server with one JSON report.
 * **User process** (:func:`_child_main`): drops root (a private uid), sets resource limits, enters
-  a Landlock sandbox and a seccomp filter (:mod:`jit_explorer.seccomp_filter`), and only then runs
+  a Landlock sandbox and a seccomp filter (:mod:`jit_explorer.sandbox.confinement`), and only then runs
   the pasted code through :func:`jit_explorer.analysis.analyze_source_here`.
 """
 
@@ -34,7 +34,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent  # the folder that holds the package
 READY = b"READY\n"
 _MB = 1024 * 1024
 
@@ -51,15 +51,15 @@ def warm(x):
 
 def zygote_main(sock_fd: int) -> None:
     """Zygote entry point: warm up, then fork a supervisor for every ``spawn`` command."""
-    from . import seccomp_filter
+    from . import confinement
 
     # non-dumpable first: a same-user process cannot open our /proc/<pid>/mem or environ, nor ptrace us
-    seccomp_filter.set_non_dumpable()
+    confinement.set_non_dumpable()
     sock = socket.socket(fileno=sock_fd)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     _warm_up()
 
-    seccomp_filter.set_child_subreaper()  # orphans of killed supervisors come here and are killed
+    confinement.set_child_subreaper()  # orphans of killed supervisors come here and are killed
     gc.collect()
     gc.freeze()  # keep the warm heap shared (copy-on-write) between forks
     sock.sendall(READY)
@@ -112,10 +112,11 @@ def _warm_up() -> None:
 
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
-    from . import analysis, seccomp_filter  # noqa: F401
+    from .. import analysis  # noqa: F401
+    from . import confinement  # noqa: F401
 
     try:  # torch.export's converter for archives imports for about a second: once, here
-        from . import archive
+        from .. import archive
 
         archive.warm_up()
     except Exception:  # noqa: BLE001 - warming up is best effort
@@ -274,11 +275,11 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _supervisor_main(req_r: int, res_w: int, cmd: dict[str, Any]) -> None:
-    from . import seccomp_filter
+    from . import confinement
 
     os.setsid()
-    seccomp_filter.set_non_dumpable()  # inherited from the zygote; said again, it costs nothing
-    reaper = seccomp_filter.set_child_subreaper()
+    confinement.set_non_dumpable()  # inherited from the zygote; said again, it costs nothing
+    reaper = confinement.set_child_subreaper()
     workdir = Path(cmd["workdir"])
     os.chdir(workdir)
     request = _read_request(req_r)
@@ -301,12 +302,12 @@ def _cap_workdir(request: dict[str, Any], workdir: Path) -> str | None:
     Then a write past ``disk_mb`` fails at once with ``ENOSPC``. Where the kernel refuses (no
     unprivileged user namespaces), the supervisor falls back to measuring the directory often.
     """
-    from . import seccomp_filter
+    from . import confinement
 
     limits = request["limits"]
     uid = request.get("uid") if os.geteuid() == 0 else None
     try:
-        how = seccomp_filter.mount_private_tmpfs(str(workdir), size_bytes=int(limits["disk_mb"]) * _MB,
+        how = confinement.mount_private_tmpfs(str(workdir), size_bytes=int(limits["disk_mb"]) * _MB,
                                                  inodes=_MAX_FILES, uid=int(uid) if uid else os.getuid())
     except OSError:
         return None
@@ -548,7 +549,7 @@ def _count_tasks(uid: int) -> int:
 def _drop_root(uid: int) -> tuple[bool, str]:
     """Become an unprivileged, private user (only when started as root), keeping only the right to read
     (Landlock then limits what may be read)."""
-    from . import seccomp_filter
+    from . import confinement
 
     if os.geteuid() != 0:
         return False, "not root: runs as the server's user"
@@ -556,7 +557,7 @@ def _drop_root(uid: int) -> tuple[bool, str]:
         if candidate <= 0:
             continue
         try:
-            seccomp_filter.become_user(candidate, keep_read_search=True)
+            confinement.become_user(candidate, keep_read_search=True)
             return True, f"uid {candidate}"
         except OSError:
             continue
@@ -605,7 +606,7 @@ _DEV = ("null", "zero", "full", "random", "urandom")
 def _read_roots(workdir: Path) -> list[str]:
     """What the user process may read: Python, the package (not the app folder), system libraries, a few /etc
     files, /proc, /sys."""
-    package = Path(__file__).resolve().parent  # the package only: the app folder around it may hold secrets
+    package = Path(__file__).resolve().parent.parent  # the package only: the app folder around it may hold secrets
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, str(package),
              "/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/proc", "/sys",
              *(f"/etc/{n}" for n in _ETC), *(f"/dev/{n}" for n in _DEV)}
@@ -616,7 +617,7 @@ def _read_roots(workdir: Path) -> list[str]:
 
 def _confine(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
     """Drop root, set limits, enter Landlock and seccomp. Returns what is active."""
-    from . import seccomp_filter
+    from . import confinement
 
     prot: dict[str, Any] = {}
     dropped, how = _drop_root(int(request.get("uid") or 0))
@@ -624,12 +625,12 @@ def _confine(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
     prot["disk"] = request.get("disk") or f"polled every {_DISK_POLL_S:g} s"
     if not dropped and os.geteuid() != 0:  # a user namespace (tmpfs) gave us capabilities in it: none are needed
         try:
-            seccomp_filter.clear_capabilities()
+            confinement.clear_capabilities()
         except OSError:
             pass
     prot["rlimits"] = _set_limits(request["limits"], private_uid=dropped)
     try:
-        abi = seccomp_filter.install_landlock(read_roots=_read_roots(workdir), write_roots=[str(workdir)],
+        abi = confinement.install_landlock(read_roots=_read_roots(workdir), write_roots=[str(workdir)],
                                               write_files=["/dev/null"])
         prot["landlock"] = f"ABI {abi}"
     except OSError as e:
@@ -637,11 +638,11 @@ def _confine(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
         prot["landlock_error"] = str(e)
         if dropped:  # without Landlock the kept read capability would open every file: drop it
             try:
-                seccomp_filter.clear_capabilities()
+                confinement.clear_capabilities()
             except OSError:
                 pass
     try:
-        seccomp_filter.install_seccomp()
+        confinement.install_seccomp()
         prot["seccomp"] = True
     except OSError as e:
         prot["seccomp"] = False
@@ -690,7 +691,7 @@ class _ExceptionSpy:
         self.last: BaseException | None = None
 
     def install(self) -> None:
-        from . import analysis
+        from .. import analysis
 
         original = getattr(analysis, "_line_in", None)
         if original is None:
@@ -704,8 +705,8 @@ class _ExceptionSpy:
 
 
 def _run(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
-    from .analysis import analyze_source_here
-    from .convert import user_line_of_exception
+    from ..analysis import analyze_source_here
+    from ..convert import user_line_of_exception
 
     limits = request["limits"]
     filename = Path(request.get("filename") or "snippet.py").name
@@ -714,14 +715,14 @@ def _run(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
     spy = _ExceptionSpy()
     spy.install()
     if request.get("op") == "inspect":  # a TorchScript archive (jit_explorer.archive)
-        from .archive import inspect_here
+        from ..archive import inspect_here
 
         return inspect_here(request, workdir)
     if request.get("op") not in ("analyze", "bench"):
         return _fail("internal", f"unknown request {request.get('op')!r}")
     try:
         if request["op"] == "bench":
-            from .analysis import benchmark_source_here
+            from ..analysis import benchmark_source_here
 
             return benchmark_source_here(
                 request["source"], workdir=workdir, entry=entry, inputs=request.get("inputs", ""),
@@ -757,7 +758,7 @@ def _one(entry: str, filename: str, kind: str, message: str, line: int | None) -
 
 
 def _mode_names() -> tuple[str, ...]:
-    from .modes import REGISTRY
+    from ..modes import REGISTRY
 
     return tuple(REGISTRY)
 
@@ -829,7 +830,7 @@ def _explain(d: dict[str, Any], exc: BaseException | None, user_file: str, limit
 
 def _truncate(d: dict[str, Any], max_chars: int) -> dict[str, Any]:
     """Cut huge views (with a note, and their source_lines to match) so that the page stays usable."""
-    from .modes import REGISTRY
+    from ..modes import REGISTRY
 
     cut = False
     for name, spec in REGISTRY.items():
