@@ -482,15 +482,16 @@ def test_measured_peak_is_the_best_gemm_and_is_cached_per_device_and_threads(mon
 
     monkeypatch.setattr(bench.machine, "CPU_GEMM_SIZES", (64, 128, 256))
     peak = bench.measure_peak_gflops("cpu", 1, gemm_timer=fake_gemm_timer)
-    assert len(calls) == 3
+    n_calls = 3 * bench.machine.GEMM_PASSES  # every size, every pass
+    assert len(calls) == n_calls
     best = 2 * 128**3 / 2e-5 / 1e9  # 209.7 GFLOP/s, better than 64 (52.4) and 256 (83.9)
     assert peak.gflops == pytest.approx(best, abs=0.05) and peak.size == 128
     assert peak.method.startswith("measured") and "1 thread" in peak.method
     # cached: no second measurement for the same device and threads, a new one for other threads
-    assert bench.measure_peak_gflops("cpu", 1, gemm_timer=fake_gemm_timer) is peak and len(calls) == 3
+    assert bench.measure_peak_gflops("cpu", 1, gemm_timer=fake_gemm_timer) is peak and len(calls) == n_calls
     calls.clear()
     bench.measure_peak_gflops("cpu", 2, gemm_timer=fake_gemm_timer)
-    assert len(calls) == 3
+    assert len(calls) == n_calls
     calls.clear()
     assert bench.measure_peak_gflops("cpu", 1, refresh=True, gemm_timer=fake_gemm_timer).gflops == pytest.approx(best, abs=0.05)
 
@@ -506,7 +507,7 @@ def test_measured_peak_of_a_failing_gemm_is_none_with_a_reason(monkeypatch: pyte
 
 
 def test_real_measured_peak_agrees_with_an_independent_matmul(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The cached peak and a plain perf_counter matmul loop, in the same process: within a factor of 3."""
+    """The cached peak and a plain perf_counter matmul loop (its fastest call), same process: within a factor of 3."""
     import time
 
     monkeypatch.setattr(bench.machine, "_PEAK_CACHE", {})
@@ -516,7 +517,7 @@ def test_real_measured_peak_agrees_with_an_independent_matmul(monkeypatch: pytes
     with bench.util.torch_threads(1):
         a, b = torch.randn(512, 512), torch.randn(512, 512)
         a @ b
-        best = min(_timed(lambda: a @ b, time.perf_counter) for _ in range(10))
+        best = min(_timed(lambda: a @ b, time.perf_counter) for _ in range(100))
     independent = 2 * 512**3 / best / 1e9
     assert independent / 3 < peak.gflops < independent * 3
 
