@@ -169,6 +169,10 @@ def prewarm(models: Sequence[str] = PREWARM_MODELS, *, mode: str = "both", devic
     run = convert or default_convert
 
     def work() -> None:
+        try:  # Linux: a thread is a task; nice it so that visitors' requests come first
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (AttributeError, OSError):
+            pass
         for m in models:
             try:
                 run(m, mode, device)
