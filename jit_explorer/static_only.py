@@ -29,7 +29,8 @@ from .analysis import failed
 from .convert import Conversion
 from .errors import SnippetError
 from .pitfalls import REGISTRY, Context, detect
-from .pitfalls import static as st
+from .pitfalls.facts import collect_facts
+from .pitfalls.index import SourceIndex
 from .report import Analysis, ModeResult
 from .snippet import Entry, parse_source, select_entries
 
@@ -76,11 +77,11 @@ def _stand_in(entry: Entry) -> Any:
 
 
 def _analyze_entry(source: str, entry: Entry, *, file: str) -> Analysis:
-    idx = st.SourceIndex(source)  # no `executed` lines: every branch reachable from the entry counts
-    idx.analysis(entry=entry.name, entry_line=entry.line)
+    # no eager run: no `executed` lines, every branch reachable from the entry counts
+    facts = collect_facts(SourceIndex(source), entry=entry.name, entry_line=entry.line)
     placeholder = Conversion(results={"trace": ModeResult(ok=True)})  # trace asked for; nothing compiled, nothing run
     ctx = Context(obj=_stand_in(entry), inputs=(), source=source, user_file=None, conversion=placeholder,
-                  entry=entry.name, entry_line=entry.line, cache={"index": idx, "eager": None})
+                  entry=entry.name, entry_line=entry.line, facts=facts, prepared=True)
     pitfalls = detect(ctx, checks=[name for name in STATIC_CHECKS if name in REGISTRY])
     return Analysis(file=file, entry=entry.name, ok=True, torch_version=torch.__version__,
                     pitfalls=tuple(pitfalls), notes=(STATIC_NOTE,))

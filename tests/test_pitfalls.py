@@ -14,7 +14,10 @@ from jit_explorer.analysis import analyze_callable, analyze_source_here
 from jit_explorer.convert import convert
 from jit_explorer.pitfalls import checks
 from jit_explorer.pitfalls import dynamic as dyn
-from jit_explorer.pitfalls import static as st
+from jit_explorer.pitfalls.facts import collect_facts
+from jit_explorer.pitfalls.index import SourceIndex
+from jit_explorer.pitfalls.script_failure import locate_script_failure
+from jit_explorer.pitfalls.taint import Cat
 from jit_explorer.report import PITFALL_KINDS, Analysis, Pitfall
 
 
@@ -104,7 +107,7 @@ def test_warnings_from_library_code_and_guards_are_info(tmp_path: Path) -> None:
 
 
 def test_categories_keep_config_and_sizes_quiet() -> None:
-    idx = st.SourceIndex(_src("""
+    idx = SourceIndex(_src("""
         import torch
         def f(x, mask=None):
             if mask is not None:
@@ -118,9 +121,30 @@ def test_categories_keep_config_and_sizes_quiet() -> None:
                 y = y + i
             return y / x.shape[0]
         """))
-    a = idx.analysis(entry="f")
-    assert [(d.line, d.cat) for d in a.decisions] == [(8, st.Cat.S)]
+    a = collect_facts(idx, entry="f")
+    assert [(d.line, d.cat) for d in a.decisions] == [(8, Cat.S)]
     assert [(lp.line, lp.how) for lp in a.loops] == [(10, "range-shape")]
+
+
+def test_facts_follow_their_arguments_on_one_index() -> None:
+    """One parsed source, two entries: each call answers for its own entry (no first-call cache)."""
+    idx = SourceIndex(_src("""
+        import torch
+        def f(x):
+            if x.sum() > 0:
+                return x
+            return -x
+        def g(x):
+            for row in x:
+                x = x + row
+            return x
+        """))
+    f_facts, g_facts = collect_facts(idx, entry="f"), collect_facts(idx, entry="g")
+    assert [d.line for d in f_facts.decisions] == [3] and not f_facts.loops
+    assert [lp.line for lp in g_facts.loops] == [7] and not g_facts.decisions
+    assert [f.qualname for f in f_facts.scope] == ["f"] and [f.qualname for f in g_facts.scope] == ["g"]
+    ran_only_g = collect_facts(idx, executed={7, 8, 9}, entry="f")  # an eager run decides the scope, not the entry
+    assert [f.qualname for f in ran_only_g.scope] == ["g"] and not ran_only_g.decisions
 
 
 def test_static_decisions_without_any_tracer_warning(tmp_path: Path) -> None:
@@ -411,7 +435,7 @@ def test_locate_script_failure_follows_helpers() -> None:
         def f(x):
             return _helper(x) + 1
         """)
-    assert st.locate_script_failure("cannot create weak reference to 'numpy.ufunc' object", src, entry="f") == 4
+    assert locate_script_failure("cannot create weak reference to 'numpy.ufunc' object", src, entry="f") == 4
 
 
 # --------------------------------------------------------------------------- merging and robustness
@@ -542,8 +566,8 @@ def test_state_on_function_class_and_global_attributes(body: str, line: int, own
     offset = 8  # lines before `def f`
     # the memo branch did not run in the eager call (filled by an earlier call): still reported
     executed = {offset + 1, offset + 2} | ({offset + 4} if "if " in body else {offset + 3})
-    idx = st.SourceIndex(src, executed=executed if "if " in body else None)
-    sites = [s for s in idx.analysis(entry="f").side_effects]
+    facts = collect_facts(SourceIndex(src), executed=executed if "if " in body else None, entry="f")
+    sites = list(facts.side_effects)
     assert [s.line for s in sites] == [offset + line - 1], [(s.line, s.what, s.text) for s in sites]
     assert owner in checks._owner(sites[0])
 
@@ -551,7 +575,7 @@ def test_state_on_function_class_and_global_attributes(body: str, line: int, own
 def test_reading_a_function_attribute_is_not_a_side_effect() -> None:
     src = ("import torch\ndef f(x):\n    if hasattr(f, 'scale'):\n        return x * f.scale\n    return x\n"
            "f.scale = 2.0\n")
-    assert st.SourceIndex(src).analysis(entry="f").side_effects == []
+    assert collect_facts(SourceIndex(src), entry="f").side_effects == ()
 
 
 GRAD_BRANCH = """

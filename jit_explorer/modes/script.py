@@ -36,7 +36,7 @@ def script_error_line(message: str, user_file: str | None) -> int | None:
 
 def _locate_in_source(raw: str, path: str, obj: Any) -> int | None:
     """TorchScript named no line of the user's file (e.g. a call into numpy): find the construct in the source."""
-    from ..pitfalls.static import locate_script_failure
+    from ..pitfalls.script_failure import locate_script_failure
 
     try:
         source = Path(path).read_text(encoding="utf-8")

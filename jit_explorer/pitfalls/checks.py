@@ -37,9 +37,13 @@ import torch
 from ..convert import Conversion
 from ..report import Pitfall
 from . import dynamic as dyn
-from . import static as st
+from .facts import Loop, Site, SourceFacts, collect_facts
+from .index import SourceIndex
+from .script_failure import explain_script_failure
+from .stories import branch_story, line_ref, loop_story, parting_story
+from .taint import Cat
 
-__all__ = ["Context", "Check", "REGISTRY", "register", "detect", "classify_tracer_warning", "DYNAMIC_BUDGET_S", "DYNAMIC_CHECKS"]
+__all__ = ["Context", "Check", "REGISTRY", "register", "prepare", "detect", "classify_tracer_warning", "DYNAMIC_BUDGET_S", "DYNAMIC_CHECKS"]
 
 #: wall-clock seconds the dynamic checks may spend on one entry (env ``JX_PITFALL_BUDGET_S``)
 DYNAMIC_BUDGET_S = float(os.environ.get("JX_PITFALL_BUDGET_S", "2.0"))
@@ -63,7 +67,13 @@ class Context:
         entry_line: where the entry is defined, when known.
         extra: options (``mode``, ``device``).
         found: pitfalls reported by the checks that ran before (filled by :func:`detect`).
-        cache: facts shared between checks of this one analysis (the parsed source, the eager run).
+        grad: the grad mode torch.jit.trace ran in (every eager reference call uses it too).
+        eager: the instrumented eager call on the example inputs (``None`` when the trace was not asked for).
+        facts: the static facts about the source (``None`` without a source).
+        prepared: ``grad``, ``eager`` and ``facts`` are filled (by :func:`prepare`, or by the caller).
+        unstable: eager's output changes between two calls on the same input (set by ``stateful``;
+            ``divergence``, which runs after it, then proves nothing and stays quiet).
+        cache: counters the checks leave for the caller.
     """
 
     obj: Any
@@ -75,12 +85,26 @@ class Context:
     entry_line: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     found: list[Pitfall] = field(default_factory=list)
+    grad: bool = True
+    eager: dyn.EagerRun | None = None
+    facts: SourceFacts | None = None
+    prepared: bool = False
+    unstable: bool = False
     cache: dict[str, Any] = field(default_factory=dict)
 
 
 Check = Callable[[Context], Iterable[Pitfall]]
 
-#: name -> check; filled by :func:`register` at import time (a constant table, not per-request state)
+#: name -> check; filled by :func:`register` at import time (a constant table, not per-request state).
+#: :func:`detect` runs them in this (registration) order, and the order matters where a check reads
+#: ``ctx.found`` or ``ctx.unstable``:
+#:
+#: 1. ``tracer-warnings``, ``script-error``, the static checks (``python-decisions`` ... ``container-output``)
+#:    and ``trace-vs-script`` read only the conversion and ``ctx.facts``;
+#: 2. ``stateful`` sets ``ctx.unstable`` when eager changes between calls on the same input;
+#: 3. ``divergence`` runs after it (it stays quiet when ``ctx.unstable``) and blames lines that the
+#:    checks before it found (``ctx.found``) when eager and the trace take the same path;
+#: 4. ``mode-problems`` copies what the capture modes reported themselves.
 REGISTRY: dict[str, Check] = {}
 
 
@@ -116,20 +140,6 @@ _FIX = {
 }
 
 
-def _index(ctx: Context) -> st.SourceIndex | None:
-    """The parsed source with the eager run's executed lines (cached)."""
-    if "index" not in ctx.cache:
-        idx = None
-        if ctx.source:
-            run = _eager(ctx)
-            executed = set(run.lines) if run is not None and run.ok and not run.truncated else None
-            idx = st.SourceIndex(ctx.source, executed=executed, runtime_params=run.params if run is not None else None)
-            classes = {type(m).__name__ for m in ctx.obj.modules()} if isinstance(ctx.obj, torch.nn.Module) else set()
-            idx.analysis(entry=ctx.entry, entry_line=ctx.entry_line, classes=classes)
-        ctx.cache["index"] = idx
-    return ctx.cache["index"]
-
-
 def _device_inputs(ctx: Context) -> tuple[Any, ...]:
     """The example inputs on the analysis' device, any pytree structure kept (namedtuples, dicts, dataclasses)."""
     return dyn.to_device(tuple(ctx.inputs), ctx.extra.get("device", "cpu"))
@@ -142,39 +152,56 @@ def _grad(ctx: Context) -> bool:
     mode in effect now (the checks run right after the conversion, in the caller's grad mode:
     ``torch.jit.trace`` itself never changes it, so by default it traces with autograd on).
     """
-    if "grad" not in ctx.cache:
-        mode = getattr(ctx.conversion, "grad_enabled", None)
-        if not isinstance(mode, bool):
-            mode = ctx.extra.get("grad_enabled")
-        ctx.cache["grad"] = mode if isinstance(mode, bool) else torch.is_grad_enabled()
-    return bool(ctx.cache["grad"])
+    mode = getattr(ctx.conversion, "grad_enabled", None)
+    if not isinstance(mode, bool):
+        mode = ctx.extra.get("grad_enabled")
+    return mode if isinstance(mode, bool) else torch.is_grad_enabled()
+
+
+def prepare(ctx: Context) -> Context:
+    """Fill what every check may read, in this order (each step needs the one before):
+
+    1. ``ctx.grad`` — the grad mode the trace ran in;
+    2. ``ctx.eager`` — one instrumented eager call in that mode (only when the trace was asked for);
+    3. ``ctx.facts`` — the static facts, restricted to the lines that eager call executed.
+
+    Does nothing when ``ctx.prepared`` (a caller that built them itself, e.g. the static-only path).
+    """
+    if ctx.prepared:
+        return ctx
+    ctx.grad = _grad(ctx)
+    if ctx.conversion.trace is not None and ctx.user_file:
+        ctx.eager = dyn.instrumented_call(ctx.obj, _device_inputs(ctx), ctx.user_file, grad=ctx.grad)
+    if ctx.source:
+        run = ctx.eager
+        executed = set(run.lines) if run is not None and run.ok and not run.truncated else None
+        classes = {type(m).__name__ for m in ctx.obj.modules()} if isinstance(ctx.obj, torch.nn.Module) else set()
+        ctx.facts = collect_facts(SourceIndex(ctx.source), executed=executed,
+                                  runtime_params=run.params if run is not None else None,
+                                  entry=ctx.entry, entry_line=ctx.entry_line, classes=classes)
+    ctx.prepared = True
+    return ctx
 
 
 def _proven(ctx: Context) -> str:
     """The start of a divergence proof, saying which grad mode both ran in."""
-    return f"Proven by running both (eager {dyn.grad_mode_name(_grad(ctx))}, as torch.jit.trace ran)"
-
-
-def _eager(ctx: Context) -> dyn.EagerRun | None:
-    """The instrumented eager call on the example inputs (cached; ``None`` when the trace was not asked for)."""
-    if "eager" not in ctx.cache:
-        run = None
-        if ctx.conversion.trace is not None and ctx.user_file:
-            run = dyn.instrumented_call(ctx.obj, _device_inputs(ctx), ctx.user_file, grad=_grad(ctx))
-        ctx.cache["eager"] = run
-    return ctx.cache["eager"]
+    return f"Proven by running both (eager {dyn.grad_mode_name(ctx.grad)}, as torch.jit.trace ran)"
 
 
 def _tracing(ctx: Context) -> bool:
     return ctx.conversion.trace is not None
 
 
-def _text(idx: st.SourceIndex | None, line: int | None) -> str:
-    return st.line_ref(idx, line)
+def _src(facts: SourceFacts | None) -> SourceIndex | None:
+    return facts.index if facts is not None else None
+
+
+def _text(facts: SourceFacts | None, line: int | None) -> str:
+    return line_ref(_src(facts), line)
 
 
 def _lines(ctx: Context) -> list[int]:
-    run = _eager(ctx)
+    run = ctx.eager
     return run.lines if run is not None else []
 
 
@@ -185,19 +212,19 @@ def _script_hint(ctx: Context) -> str:
     return ""
 
 
-def _kind_at(idx: st.SourceIndex | None, line: int | None, fallback: str, *, prefer: str = "decision") -> str:
+def _kind_at(facts: SourceFacts | None, line: int | None, fallback: str, *, prefer: str = "decision") -> str:
     """The kind that the source says a decision/loop on ``line`` is (the same kind for all checks)."""
-    if idx is None or line is None:
+    if facts is None or line is None:
         return fallback
-    a = idx.analysis()
-    decision = next(("tensor-to-bool" if d.cat in (st.Cat.T, st.Cat.N, st.Cat.TL) else "shape-specialization"
+    a = facts
+    decision = next(("tensor-to-bool" if d.cat in (Cat.T, Cat.N, Cat.TL) else "shape-specialization"
                      for d in a.decisions if d.line == line), None)
     loop = next((_loop_kind(lp) for lp in a.loops if lp.line == line), None)
     first, second = (loop, decision) if prefer == "loop" else (decision, loop)
     return first or second or fallback
 
 
-def _loop_kind(lp: st.Loop) -> str:
+def _loop_kind(lp: Loop) -> str:
     return "tensor-iteration" if lp.how in ("tensor", "range-len") else "shape-specialization"
 
 
@@ -244,12 +271,12 @@ def _first_line(text: str) -> str:
 
 def _refine_warning(ctx: Context, kind: str, line: int) -> tuple[str, str, str | None]:
     """``(kind, severity, concrete message or None)`` for a tracer warning on ``line``, using the source."""
-    idx = _index(ctx)
-    if idx is None or idx.tree is None:
+    facts = ctx.facts
+    if facts is None or facts.index.tree is None:
         return kind, "warning", None
-    a = idx.analysis()
-    if kind in ("tensor-to-bool", "tensor-to-number") and idx.line_cats(line) <= {st.Cat.C} and not any(
-            d.line == line for d in a.decisions) and not idx.is_assert(line):
+    a = facts
+    if kind in ("tensor-to-bool", "tensor-to-number") and facts.line_cats(line) <= {Cat.C} and not any(
+            d.line == line for d in a.decisions) and not facts.index.is_assert(line):
         return kind, "info", ("the value converted here depends only on the module's parameters/buffers or on "
                               "constants, not on the input: the trace freezes it, which is right until the weights change "
                               "(re-trace after changing them)")
@@ -257,17 +284,17 @@ def _refine_warning(ctx: Context, kind: str, line: int) -> tuple[str, str, str |
         decs = [d for d in a.decisions if d.line == line]
         if decs:
             d = decs[0]
-            k = _kind_at(idx, line, kind)
-            return k, "info" if d.guard else "warning", st.branch_story(idx, d, _lines(ctx))
-        if idx.is_assert(line) or idx.guard_at(line):
+            k = _kind_at(facts, line, kind)
+            return k, "info" if d.guard else "warning", branch_story(facts.index, d, _lines(ctx))
+        if facts.index.is_assert(line) or facts.index.guard_at(line):
             return kind, "info", None
-        cats = idx.line_cats(line)
-        if not cats & {st.Cat.T, st.Cat.N} and cats & {st.Cat.S, st.Cat.M}:
+        cats = facts.line_cats(line)
+        if not cats & {Cat.T, Cat.N} and cats & {Cat.S, Cat.M}:
             return "shape-specialization", "warning", None
         return kind, "warning", None
     if kind == "tensor-to-number":
         convs = [c for c in a.conversions + a.numpy_calls if c.line == line]
-        if convs and all(c.cat == st.Cat.S for c in convs):
+        if convs and all(c.cat == Cat.S for c in convs):
             return ("shape-specialization", "info",
                     f"`{convs[0].text}` turns a size of the input into a Python number; the trace stores the size "
                     "of the example input as a constant (harmless when that size is fixed by the model, e.g. a "
@@ -282,7 +309,7 @@ def _refine_warning(ctx: Context, kind: str, line: int) -> tuple[str, str, str |
             return kind, "info", ("this tensor is built from constant Python data, so storing it as a constant in the "
                                   "trace is fine (the TracerWarning can be ignored)")
         s = sites[0]
-        if s.cat == st.Cat.S:
+        if s.cat == Cat.S:
             return kind, "info", (f"`{s.text}` builds a tensor from a size of the input; the tracer warns that it may "
                                   "be stored as a constant (the size of the example input)")
         return kind, "warning", (f"`{s.text}` builds a tensor from values computed from the input; the trace stores "
@@ -290,8 +317,8 @@ def _refine_warning(ctx: Context, kind: str, line: int) -> tuple[str, str, str |
     if kind == "tensor-iteration":
         if any(lp.line == line for lp in a.loops):
             lp = next(lp for lp in a.loops if lp.line == line)
-            return _loop_kind(lp), "info" if lp.how == "range-rank" else "warning", st.loop_story(idx, lp, _lines(ctx))
-        if "len(" in idx.text(line) and not idx.decisions_at(line):
+            return _loop_kind(lp), "info" if lp.how == "range-rank" else "warning", loop_story(facts.index, lp, _lines(ctx))
+        if "len(" in facts.index.text(line) and not facts.decisions_at(line):
             return kind, "info", ("len() of a tensor gives its first size as a Python int; the trace stores the "
                                   "example's size as a constant (use `x.size(0)` in tensor arithmetic instead)")
     return kind, "warning", None
@@ -310,10 +337,10 @@ def tracer_warnings(ctx: Context) -> Iterable[Pitfall]:
             yield _pit(kind, "info", None, f"{what} (at {w.where}). TracerWarning: {_first_line(w.message)}", fix,
                        "tracer-warning")
             continue
-        idx = _index(ctx)
-        if getattr(w, "internal", False) or (idx is not None and idx.tree is not None and not idx.has_construct(kind, w.line)):
+        facts = ctx.facts
+        if getattr(w, "internal", False) or (facts is not None and facts.index.tree is not None and not facts.has_construct(kind, w.line)):
             yield _pit(kind, "info", w.line,
-                       f"{_text(idx, w.line)} calls library code that raised this TracerWarning inside it ({what}); "
+                       f"{_text(facts, w.line)} calls library code that raised this TracerWarning inside it ({what}); "
                        f"check that the call behaves the same for other inputs. TracerWarning: {_first_line(w.message)}",
                        fix, "tracer-warning")
             continue
@@ -332,9 +359,9 @@ def script_error(ctx: Context) -> Iterable[Pitfall]:
     if res is None or res.ok or res.error is None:
         return
     raw = res.error.message
-    what, fix = st.explain_script_failure(raw)
-    idx = st.SourceIndex(ctx.source) if ctx.source else None
-    where = f" at {_text(idx, res.error.line)}" if res.error.line else ""
+    what, fix = explain_script_failure(raw)
+    src = SourceIndex(ctx.source) if ctx.source else None
+    where = f" at {line_ref(src, res.error.line)}" if res.error.line else ""
     said = _first_line(re.sub(r"^torch\.jit\.script failed \(\w+\):\s*", "", raw)) or _first_line(raw)
     trace = ctx.conversion.trace
     if trace is not None and trace.ok:
@@ -349,39 +376,39 @@ def script_error(ctx: Context) -> Iterable[Pitfall]:
 @register("python-decisions")
 def python_decisions(ctx: Context) -> Iterable[Pitfall]:
     """``if``/``while``/ternaries decided by an input's values, shape, dtype or device (static)."""
-    idx = _index(ctx) if _tracing(ctx) else None
-    if idx is None:
+    facts = ctx.facts if _tracing(ctx) else None
+    if facts is None:
         return
-    for d in idx.analysis().decisions:
-        kind = _kind_at(idx, d.line, "tensor-to-bool")
+    for d in facts.decisions:
+        kind = _kind_at(facts, d.line, "tensor-to-bool")
         severity = "info" if d.guard else "warning"
-        yield _pit(kind, severity, d.line, st.branch_story(idx, d, _lines(ctx)), _FIX[kind] + _script_hint(ctx), "static")
+        yield _pit(kind, severity, d.line, branch_story(facts.index, d, _lines(ctx)), _FIX[kind] + _script_hint(ctx), "static")
 
 
 @register("python-loops")
 def python_loops(ctx: Context) -> Iterable[Pitfall]:
     """Loops whose trip count comes from an input: ``range(x.size(0))``, ``range(len(x))``, ``for row in x``."""
-    idx = _index(ctx) if _tracing(ctx) else None
-    if idx is None:
+    facts = ctx.facts if _tracing(ctx) else None
+    if facts is None:
         return
-    for lp in idx.analysis().loops:
+    for lp in facts.loops:
         kind = _loop_kind(lp)
         fix = _FIX["tensor-iteration"] if kind == "tensor-iteration" else (
             "vectorize over that dimension instead of looping in Python, or torch.jit.script this function so the "
             "loop stays a loop (prim::Loop)")
         severity = "info" if lp.how == "range-rank" else "warning"  # the rank is fixed for most models
-        yield _pit(kind, severity, lp.line, st.loop_story(idx, lp, _lines(ctx)), fix + _script_hint(ctx), "static")
+        yield _pit(kind, severity, lp.line, loop_story(facts.index, lp, _lines(ctx)), fix + _script_hint(ctx), "static")
 
 
 @register("python-numbers")
 def python_numbers(ctx: Context) -> Iterable[Pitfall]:
     """Tensor values turned into Python numbers / numpy arrays (``.item()``, ``int(t)``, ``np.exp(t)``)."""
-    idx = _index(ctx) if _tracing(ctx) else None
-    if idx is None:
+    facts = ctx.facts if _tracing(ctx) else None
+    if facts is None:
         return
-    a = idx.analysis()
+    a = facts
     for s in a.conversions + a.numpy_calls:
-        if s.cat == st.Cat.S:
+        if s.cat == Cat.S:
             continue  # a size turned into an int: reported (as info) with the tracer's own warning
         if s.what in ("to-numpy", "numpy-call"):
             msg = (f"`{s.text}` is a numpy round trip: the tensor leaves torch, so the trace cannot follow it and "
@@ -397,11 +424,11 @@ def python_numbers(ctx: Context) -> Iterable[Pitfall]:
 @register("constant-tensors")
 def constant_tensors(ctx: Context) -> Iterable[Pitfall]:
     """``torch.tensor``/``from_numpy``/``as_tensor`` of data computed from the input's values (frozen)."""
-    idx = _index(ctx) if _tracing(ctx) else None
-    if idx is None:
+    facts = ctx.facts if _tracing(ctx) else None
+    if facts is None:
         return
-    for s in idx.analysis().constant_tensors:
-        if s.cat == st.Cat.S:
+    for s in facts.constant_tensors:
+        if s.cat == Cat.S:
             continue
         if s.what == "data":
             yield _pit("constant-tensor", "warning", s.line,
@@ -424,7 +451,7 @@ _OWNERS = {
 }
 
 
-def _owner(site: st.Site) -> str:
+def _owner(site: Site) -> str:
     """Whose state ``site`` changes, in words."""
     root = re.split(r"[.\[(,]", site.text.removeprefix("setattr("))[0].strip()
     if site.what == "class" and root in ("self", "type"):
@@ -435,14 +462,14 @@ def _owner(site: st.Site) -> str:
 @register("side-effects")
 def side_effects(ctx: Context) -> Iterable[Pitfall]:
     """Mutation of ``self`` attributes or module globals inside the traced call; ``print`` (advisory)."""
-    idx = _index(ctx) if _tracing(ctx) else None
-    if idx is None:
+    facts = ctx.facts if _tracing(ctx) else None
+    if facts is None:
         return
-    a = idx.analysis()
-    for s in _side_effects(ctx, idx):
+    a = facts
+    for s in _side_effects(ctx, facts):
         owner = _owner(s)
         yield _pit("python-side-effect", "warning", s.line,
-                   f"`{idx.text(s.line)}` changes {owner} in Python; the trace does not record it, so the traced model "
+                   f"`{facts.index.text(s.line)}` changes {owner} in Python; the trace does not record it, so the traced model "
                    "never updates it, and code that reads it keeps the value it had while tracing",
                    _FIX["python-side-effect"], "static")
     for s in a.prints:
@@ -454,10 +481,10 @@ def side_effects(ctx: Context) -> Iterable[Pitfall]:
 @register("python-randomness")
 def python_randomness(ctx: Context) -> Iterable[Pitfall]:
     """Python ``random``/``numpy.random``/clock values (frozen by the trace); ``F.dropout`` without ``training=``."""
-    idx = _index(ctx) if _tracing(ctx) else None
-    if idx is None:
+    facts = ctx.facts if _tracing(ctx) else None
+    if facts is None:
         return
-    a = idx.analysis()
+    a = facts
     for s in a.random_calls:
         yield _pit("nondeterministic", "warning", s.line,
                    f"`{s.text}` is a Python-level {'clock' if s.what in ('time', 'datetime') else 'random'} value: "
@@ -473,10 +500,10 @@ def python_randomness(ctx: Context) -> Iterable[Pitfall]:
 @register("train-mode")
 def train_mode(ctx: Context) -> Iterable[Pitfall]:
     """Dropout/BatchNorm modules called in training mode during the traced call (observed)."""
-    run = _eager(ctx) if _tracing(ctx) else None
+    run = ctx.eager if _tracing(ctx) else None
     if run is None:
         return
-    idx = _index(ctx)
+    facts = ctx.facts
     seen: set[tuple[str, int | None]] = set()
     for name, line in run.train_modules:
         if (name, line) in seen:
@@ -487,7 +514,7 @@ def train_mode(ctx: Context) -> Iterable[Pitfall]:
                     "other samples in the batch) and updates the running statistics on every call")
         else:
             what = f"calls {name} in training mode: the trace records it, so the traced model is random on every call"
-        yield _pit("nondeterministic", "warning", line, f"{_text(idx, line)} {what}",
+        yield _pit("nondeterministic", "warning", line, f"{_text(facts, line)} {what}",
                    "call model.eval() before torch.jit.trace (and pass training=self.training to functional calls)",
                    "static")
 
@@ -495,27 +522,27 @@ def train_mode(ctx: Context) -> Iterable[Pitfall]:
 @register("container-output")
 def container_output(ctx: Context) -> Iterable[Pitfall]:
     """``return`` of a dict or list from the traced entry (on the return line)."""
-    idx = _index(ctx) if _tracing(ctx) else None
-    if idx is None or idx.tree is None:
+    facts = ctx.facts if _tracing(ctx) else None
+    if facts is None or facts.index.tree is None:
         return
     if isinstance(ctx.obj, torch.nn.Module):
-        fn = idx.function_named("forward", type(ctx.obj).__name__)
+        fn = facts.index.function_named("forward", type(ctx.obj).__name__)
     else:
-        fn = idx.function_named(getattr(ctx.obj, "__name__", ctx.entry) or ctx.entry)
+        fn = facts.index.function_named(getattr(ctx.obj, "__name__", ctx.entry) or ctx.entry)
     if fn is None:
         return
     trace = ctx.conversion.trace
     failed = trace is not None and not trace.ok and trace.error is not None and "at the output" in trace.error.message
-    for node, kind in idx.returns_of(fn):
-        if not idx.ran(node):
+    for node, kind in facts.index.returns_of(fn):
+        if not facts.ran(node):
             continue
         base = kind.split()[-1]
         if failed:
-            msg = (f"`{idx.text(node.lineno)}` returns a {kind}: torch.jit.trace (strict mode) refuses a {base} output "
+            msg = (f"`{facts.index.text(node.lineno)}` returns a {kind}: torch.jit.trace (strict mode) refuses a {base} output "
                    "and fails; with strict=False the trace would fix the container's structure to the example's")
             sev = "error"
         else:
-            msg = (f"`{idx.text(node.lineno)}` returns a {kind}: the trace fixes the container's structure (its length"
+            msg = (f"`{facts.index.text(node.lineno)}` returns a {kind}: the trace fixes the container's structure (its length"
                    " and keys) to the example's; outputs of other structure are silently wrong")
             sev = "warning"
         yield _pit("container-output", sev, node.lineno, msg, _FIX["container-output"], "static")
@@ -532,30 +559,30 @@ def trace_vs_script(ctx: Context) -> Iterable[Pitfall]:
         return
     flows = dyn.script_control_flow(conv.scripted, ctx.user_file)
     kept = {f.line for f in dyn.script_control_flow(conv.traced, ctx.user_file)} if conv.traced is not None else set()
-    idx = _index(ctx)
+    facts = ctx.facts
     seen: set[int] = set()
     for f in flows:
         if f.depends is None or f.line in kept or f.line in seen:
             continue
         seen.add(f.line)
-        if idx is not None and idx.executed is not None and f.line not in idx.executed:
+        if facts is not None and facts.executed is not None and f.line not in facts.executed:
             continue
-        stmt = idx.statement_at(f.line) if idx is not None else None
-        if stmt is not None and idx is not None and (idx.traced_away(stmt) or isinstance(stmt, ast.Assert)):
+        stmt = facts.index.statement_at(f.line) if facts is not None else None
+        if stmt is not None and facts is not None and (facts.index.traced_away(stmt) or isinstance(stmt, ast.Assert)):
             continue
         default = "tensor-to-bool" if f.depends == "value" else "shape-specialization"
         if isinstance(stmt, (ast.For, ast.AsyncFor)) and f.node == "prim::Loop":
             default = "tensor-iteration" if f.depends == "value" else "shape-specialization"
-        kind = _kind_at(idx, f.line, default, prefer="loop" if f.node == "prim::Loop" else "decision")
-        guard = idx is not None and idx.guard_at(f.line)
-        if idx is not None and f.depends == "shape" and _kind_at(idx, f.line, "") == "":
+        kind = _kind_at(facts, f.line, default, prefer="loop" if f.node == "prim::Loop" else "decision")
+        guard = facts is not None and facts.index.guard_at(f.line)
+        if facts is not None and f.depends == "shape" and _kind_at(facts, f.line, "") == "":
             guard = True  # no Python decision or loop on an input's shape here (e.g. `list(range(x.dim()))`): advisory
-        if f.node == "prim::Loop" and idx is not None and any(
-                lp.line == f.line and lp.how == "range-rank" for lp in idx.analysis().loops):
+        if f.node == "prim::Loop" and facts is not None and any(
+                lp.line == f.line and lp.how == "range-rank" for lp in facts.loops):
             guard = True  # a loop over the number of dimensions: advisory
         on = "a tensor's values" if f.depends == "value" else "the input's shape/dtype"
         yield _pit(kind, "info" if guard else "warning", f.line,
-                   f"torch.jit.script keeps {_text(idx, f.line)} as real control flow ({f.node}, decided by {on} at "
+                   f"torch.jit.script keeps {_text(facts, f.line)} as real control flow ({f.node}, decided by {on} at "
                    f"run time), but the trace has no {f.node} there: it replays what the example input did",
                    "use torch.jit.script for this function (it compiles and keeps the control flow), or script just "
                    "this helper and call it from the traced model", "static")
@@ -564,7 +591,7 @@ def trace_vs_script(ctx: Context) -> Iterable[Pitfall]:
 # --------------------------------------------------------------------------- 3. dynamic evidence
 
 
-def _inplace_tensor_update(ctx: Context, site: st.Site) -> bool:
+def _inplace_tensor_update(ctx: Context, site: Site) -> bool:
     """``self.buf += 1`` on a tensor attribute is an in-place op the trace records: not a Python side effect."""
     m = re.fullmatch(r"self\.(\w+)", site.text)
     if site.extra != "aug" or m is None or not isinstance(ctx.obj, torch.nn.Module):
@@ -574,8 +601,8 @@ def _inplace_tensor_update(ctx: Context, site: st.Site) -> bool:
                for mod in ctx.obj.modules())
 
 
-def _side_effects(ctx: Context, idx: st.SourceIndex) -> list[st.Site]:
-    return [s for s in idx.analysis().side_effects if not _inplace_tensor_update(ctx, s)]
+def _side_effects(ctx: Context, facts: SourceFacts) -> list[Site]:
+    return [s for s in facts.side_effects if not _inplace_tensor_update(ctx, s)]
 
 
 def _param_names(obj: Any) -> list[str]:
@@ -590,26 +617,26 @@ def _dynamic_ready(ctx: Context) -> dyn.EagerRun | None:
     conv = ctx.conversion
     if conv.traced is None or conv.trace is None or not conv.trace.ok:
         return None
-    run = _eager(ctx)
+    run = ctx.eager
     if run is None or not run.ok or run.seconds > SLOW_CALL_S:
         return None
     return run
 
 
-def _candidates(ctx: Context, idx: st.SourceIndex | None, run: dyn.EagerRun, variant_kind: str) -> list[tuple[str, int]]:
+def _candidates(ctx: Context, facts: SourceFacts | None, run: dyn.EagerRun, variant_kind: str) -> list[tuple[str, int]]:
     """Lines that freeze a value (kind, line), in execution order, for a divergence with no parting line."""
     found: list[tuple[str, int, str]] = []  # kind, line, "value"|"size"|"any"
-    if idx is not None:
-        a = idx.analysis()
+    if facts is not None:
+        a = facts
         for d in a.decisions:  # one-line decisions (ternaries, `and`/`or`) leave no trace in the line sequence
             if not d.guard:
-                found.append((_kind_at(idx, d.line, "tensor-to-bool"), d.line,
-                              "value" if d.cat in (st.Cat.T, st.Cat.N) else "size"))
+                found.append((_kind_at(facts, d.line, "tensor-to-bool"), d.line,
+                              "value" if d.cat in (Cat.T, Cat.N) else "size"))
         for s in a.conversions + a.numpy_calls:
-            found.append(("tensor-to-number" if s.cat != st.Cat.S else "shape-specialization", s.line,
-                          "size" if s.cat == st.Cat.S else "value"))
+            found.append(("tensor-to-number" if s.cat != Cat.S else "shape-specialization", s.line,
+                          "size" if s.cat == Cat.S else "value"))
         for s in a.constant_tensors:  # a frozen `.data` tensor fixes values and sizes alike
-            how = "any" if s.what == "data" else "size" if s.cat == st.Cat.S else "value"
+            how = "any" if s.what == "data" else "size" if s.cat == Cat.S else "value"
             found.append(("constant-tensor", s.line, how))
     for p in ctx.found:
         if p.mode == "trace" and p.line is not None and p.kind in (
@@ -629,7 +656,7 @@ def stateful(ctx: Context) -> Iterable[Pitfall]:
     if base is None:
         return
     args = _device_inputs(ctx)
-    grad = _grad(ctx)
+    grad = ctx.grad
     r1 = dyn.instrumented_call(ctx.obj, args, ctx.user_file, grad=grad)
     r2 = dyn.instrumented_call(ctx.obj, args, ctx.user_file, grad=grad)
     t1, terr = dyn.call_quietly(ctx.conversion.traced, args, jit=True, grad=grad)
@@ -640,11 +667,11 @@ def stateful(ctx: Context) -> Iterable[Pitfall]:
     d2t = dyn.compare(r2.output, t1)
     if d12 is None and d2t is None:
         return
-    ctx.cache["unstable"] = True  # outputs depend on more than the input: comparing other inputs proves nothing
+    ctx.unstable = True  # outputs depend on more than the input: comparing other inputs proves nothing
     if d12 is not None and dyn.compare(t1, t2) is not None:
         return  # the trace changes between calls too: state kept in tensors (buffers updated in place) is traced
-    idx = _index(ctx)
-    a = idx.analysis() if idx is not None else None
+    facts = ctx.facts
+    a = facts if facts is not None else None
     if d12 is not None:
         proof = (f"{_proven(ctx)}: calling the eager model twice with the same input gives different results "
                  f"({d12}), while the traced model gives the same result every time.")
@@ -655,16 +682,16 @@ def stateful(ctx: Context) -> Iterable[Pitfall]:
     emitted = False
     if decide is not None:
         kind = "python-side-effect"
-        if a is not None and idx is not None and a.random_calls and not _side_effects(ctx, idx):
+        if a is not None and facts is not None and a.random_calls and not _side_effects(ctx, facts):
             kind = "nondeterministic"
         emitted = True
-        yield _pit(kind, "error", decide, f"{_text(idx, decide)} decides on Python state that changes between calls. "
-                   f"{proof} {st.parting_story(idx, decide, nb, nv)}", _FIX[kind], "divergence")
-    if a is not None and idx is not None:
-        for s in _side_effects(ctx, idx):
+        yield _pit(kind, "error", decide, f"{_text(facts, decide)} decides on Python state that changes between calls. "
+                   f"{proof} {parting_story(_src(facts), decide, nb, nv)}", _FIX[kind], "divergence")
+    if a is not None and facts is not None:
+        for s in _side_effects(ctx, facts):
             emitted = True
             yield _pit("python-side-effect", "error", s.line,
-                       f"`{idx.text(s.line)}` changes Python state on every call; the trace does not record it. {proof}",
+                       f"`{facts.index.text(s.line)}` changes Python state on every call; the trace does not record it. {proof}",
                        _FIX["python-side-effect"], "divergence")
         for s in a.random_calls:
             emitted = True
@@ -680,14 +707,14 @@ def stateful(ctx: Context) -> Iterable[Pitfall]:
 def divergence(ctx: Context) -> Iterable[Pitfall]:
     """Run eager and the trace on other inputs (values, sizes, dtype); name the input and the line when they differ."""
     base = _dynamic_ready(ctx)
-    if base is None or ctx.cache.get("unstable"):
+    if base is None or ctx.unstable:
         return
-    idx = _index(ctx)
+    facts = ctx.facts
     names = _param_names(ctx.obj)
     deadline = time.perf_counter() + DYNAMIC_BUDGET_S
     reported: set[int | None] = set()
     traced = ctx.conversion.traced
-    grad = _grad(ctx)
+    grad = ctx.grad
     for v in dyn.variants(_device_inputs(ctx), names):
         if time.perf_counter() > deadline:
             break
@@ -704,24 +731,24 @@ def divergence(ctx: Context) -> Iterable[Pitfall]:
         run = dyn.instrumented_call(ctx.obj, v.args, ctx.user_file, grad=grad)
         decide, nb, nv = dyn.parting(base.lines, run.lines) if run.ok else (None, None, None)
         proof = f"{_proven(ctx)}: for {v.label}, eager and the traced model disagree ({diff})."
-        cands = _candidates(ctx, idx, base, v.kind)
+        cands = _candidates(ctx, facts, base, v.kind)
         if decide is not None:
             fallback = "shape-specialization" if v.kind != "value" else "tensor-to-bool"
             existing = [p.kind for p in ctx.found if p.line == decide and p.mode == "trace"]
-            kind = _kind_at(idx, decide, existing[0] if existing else "")
+            kind = _kind_at(facts, decide, existing[0] if existing else "")
             if not kind and cands and cands[0][1] != decide:
                 # the path parts at an ordinary line (e.g. a loop over a list made by .tolist()): the frozen value is the cause
                 kind, line = cands[0]
                 if line not in reported:
                     reported.add(line)
-                    yield _pit(kind, "error", line, f"{proof} {st.parting_story(idx, decide, nb, nv)} That path follows "
-                               f"from a value frozen into the trace at {_text(idx, line)}.", _FIX[kind], "divergence")
+                    yield _pit(kind, "error", line, f"{proof} {parting_story(_src(facts), decide, nb, nv)} That path follows "
+                               f"from a value frozen into the trace at {_text(facts, line)}.", _FIX[kind], "divergence")
                 continue
             kind = kind or fallback
             if decide in reported:
                 continue
             reported.add(decide)
-            yield _pit(kind, "error", decide, f"{proof} {st.parting_story(idx, decide, nb, nv)}",
+            yield _pit(kind, "error", decide, f"{proof} {parting_story(_src(facts), decide, nb, nv)}",
                        _FIX[kind] + _script_hint(ctx), "divergence")
             continue
         if cands:
@@ -730,7 +757,7 @@ def divergence(ctx: Context) -> Iterable[Pitfall]:
                 continue
             reported.add(line)
             yield _pit(kind, "error", line, f"{proof} Eager runs the same lines for both inputs, so the difference "
-                       f"comes from a value frozen into the trace at {_text(idx, line)}.", _FIX[kind], "divergence")
+                       f"comes from a value frozen into the trace at {_text(facts, line)}.", _FIX[kind], "divergence")
         elif None not in reported:
             reported.add(None)
             kind = "shape-specialization" if v.kind != "value" else "tensor-to-number"
@@ -775,8 +802,10 @@ def _mode_problems(ctx: Context) -> Iterable[Pitfall]:
 def detect(ctx: Context, *, checks: Iterable[str] | None = None) -> list[Pitfall]:
     """Run the registered checks (all, or those named) in order and return merged pitfalls, most severe first.
 
-    A check that crashes is skipped (a broken heuristic must not hide the other checks' findings).
+    :func:`prepare` fills the facts the checks share first. A check that crashes is skipped (a broken
+    heuristic must not hide the other checks' findings).
     """
+    prepare(ctx)
     for name in checks if checks is not None else list(REGISTRY):
         try:
             ctx.found.extend(REGISTRY[name](ctx))
