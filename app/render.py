@@ -12,6 +12,7 @@ from jit_explorer import highlight
 from jit_explorer.modes import REGISTRY, View
 
 from .irdiff_view import optimizer_diff_html
+from .learner import card_ir_links, evidence_lines, inline_markdown, pitfall_count_text
 
 __all__ = [
     "VIEWS", "PANES", "pane_views", "ir_panes", "all_panes", "summary_html", "pitfalls_html", "warnings_html", "notice_html", "source_html", "error_html", "empty_panes",
@@ -36,16 +37,9 @@ VIEWS: tuple[tuple[str, str, str], ...] = tuple((v.label, v.legacy or v.name, v.
 
 
 def _marked(report: dict[str, Any], res: dict[str, Any], mode: str, view: str) -> list[int]:
-    """Lines of ``view`` that came from a source line with a pitfall of this mode.
-
-    The script panes also mark the trace's pitfalls: the script graph keeps the control flow
-    that the trace froze, so that is where a reader sees it.
-    """
-    modes = {mode, "trace"} if mode == "script" else {mode}
-    wanted = {p["line"] for p in report.get("pitfalls", [])
-              if p.get("line") and p.get("severity") != "info" and p.get("mode") in modes}
-    lines = (res.get("source_lines") or {}).get(view) or []
-    return [i for i, ln in enumerate(lines, start=1) if ln in wanted]
+    """Lines of ``view`` that came from a source line with a pitfall of this mode (a trace's frozen
+    branch, constant or unrolled copies are marked in the trace's panes, not the script's)."""
+    return evidence_lines(report, mode, view)
 
 
 def ir_panes(report: dict[str, Any], mode: str) -> list[str]:
@@ -135,6 +129,7 @@ def pitfalls_html(report: dict[str, Any]) -> str:
     cards = []
     per_mode: dict[str, int] = {}
     for p in pits:
+        jump = card_ir_links(report, p)
         line = f"line {p['line']}" if p.get("line") else "no line"
         n = per_mode.get(p["mode"], 0)
         per_mode[p["mode"]] = n + 1
@@ -143,10 +138,10 @@ def pitfalls_html(report: dict[str, Any]) -> str:
             f"<div class='jx-pitfall jx-{html.escape(p['severity'])}' id='pit-{html.escape(p['mode'])}-{n}'{src}>"
             f"<div class='jx-pit-head'>{_SEV_ICON.get(p['severity'], '')} <b>{html.escape(p['kind'])}</b>"
             f" <span class='jx-pit-meta'>{html.escape(line)} · {html.escape(p['mode'])} · {html.escape(p['evidence'])}</span></div>"
-            f"<div class='jx-pit-msg'>{html.escape(p['message'])}</div>"
-            f"<div class='jx-pit-fix'><b>Fix:</b> {html.escape(p['fix'])}</div></div>"
+            f"<div class='jx-pit-msg'>{inline_markdown(p['message'])}</div>"
+            f"<div class='jx-pit-fix'><b>Fix:</b> {inline_markdown(p['fix'])}</div>{jump}</div>"
         )
-    return f"<div class='jx-pitfalls'><h4>{len(pits)} pitfall{'s' * (len(pits) != 1)}</h4>{''.join(cards)}</div>"
+    return f"<div class='jx-pitfalls'><h4>{pitfall_count_text(pits)}</h4>{''.join(cards)}</div>"
 
 
 def warnings_html(report: dict[str, Any]) -> str:

@@ -135,3 +135,91 @@ def test_point2_exit_2_stays_for_bad_usage_and_for_a_file_nothing_could_be_analy
     objs = json.loads(js.stdout)
     assert [o["entry"] for o in objs] == ["NeedsArgs", "first", "second"]
     assert [o["ok"] for o in objs] == [False, True, True]
+
+
+# ------------------------------------------------------------------ 4-7: the cards, through the CLI's JSON
+
+
+@pytest.fixture(scope="module")
+def examples() -> dict[str, dict]:
+    """The CLI's JSON for four gallery examples (one sandboxed run)."""
+    names = ("item_to_python", "loop_over_rows", "python_random", "clean_mlp")
+    p = cli("analyze", *(f"assets/examples/{n}.py" for n in names), "--mode", "trace,script", "--json")
+    assert p.returncode == 0, p.stderr
+    return dict(zip(names, json.loads(p.stdout)))
+
+
+def test_point4_evidence_is_marked_on_the_trace_pane_and_the_card_jumps_there(examples: dict[str, dict]) -> None:
+    from app import render
+
+    d = examples["item_to_python"]
+    graph = d["trace"]["views"]["graph"].splitlines()
+    frozen = next(i for i, t in enumerate(graph, start=1) if "prim::Constant[value={" in t)
+    trace_graph = render.ir_panes(d, "trace")[0]
+    assert f'id="trace-graph-L{frozen}"' in trace_graph
+    marked = trace_graph.split(f'id="trace-graph-L{frozen}"')[0].rsplit("<span", 1)[1]
+    assert "jx-mark" in marked  # the frozen constant itself is marked
+    assert all("jx-mark" not in pane for pane in render.ir_panes(d, "script"))  # not on the script's panes
+    cards = render.pitfalls_html(d)
+    assert f"href='#trace-graph-L{frozen}'" in cards
+    loop = examples["loop_over_rows"]
+    assert render.ir_panes(loop, "trace")[0].count("jx-mark") > 5  # the unrolled copies
+
+
+def test_point4_the_card_shows_the_counter_example_with_both_outputs(examples: dict[str, dict]) -> None:
+    msg = next(p["message"] for p in examples["loop_over_rows"]["pitfalls"] if p["evidence"].startswith("divergence"))
+    assert "On the input of shape (6, 8): eager gives [" in msg and ", the trace [" in msg
+
+
+def test_point5_cards_render_backticks_as_code(examples: dict[str, dict]) -> None:
+    from app import render
+
+    cards = render.pitfalls_html(examples["item_to_python"])
+    assert "<code>.item()</code>" in cards and "`" not in cards
+
+
+def test_point6_the_trace_failure_keeps_torchs_real_cause() -> None:
+    import torch
+
+    from jit_explorer.fix_words import torch_cause
+
+    @torch.jit.script
+    def pick(x: torch.Tensor, n: int) -> torch.Tensor:
+        parts = x.split(1)
+        a, b = parts[0], parts[n]
+        return a + b
+
+    with pytest.raises(Exception) as info:
+        pick(torch.ones(2), 5)
+    said = torch_cause(info.value)
+    assert "operation failed in the TorchScript interpreter" not in said
+    assert said.startswith(("IndexError", "RuntimeError")) and "out of range" in said
+    assert "/" not in said  # no paths
+
+
+def test_point6_no_spurious_failure_after_profiling_and_no_no_line_contradiction(examples: dict[str, dict]) -> None:
+    from jit_explorer.fix_words import no_line_wording, script_said
+
+    loop = examples["loop_over_rows"]
+    text = json.dumps(loop["pitfalls"])
+    assert "Inference tensors" not in text and "operation failed" not in text  # the trace runs other inputs cleanly
+    assert [p["kind"] for p in loop["pitfalls"]] == ["shape-specialization"]
+    canned = ("torch.jit.script cannot compile this Hugging Face transformers model: transformers code uses ...\n\n"
+              "TorchScript said: torch.jit.script failed (OSError): Failed to get source for BertConfig.__init__\n"
+              '  File "/usr/lib/python3/site-packages/transformers/x.py", line 3')
+    assert script_said(canned) == "Failed to get source for BertConfig.__init__"
+    assert "this line" not in no_line_wording("TorchScript cannot compile this line (…)", None)
+
+
+def test_point7_fixes_fit_the_construct_and_a_clean_check_says_so(examples: dict[str, dict]) -> None:
+    from app.learner import pitfall_count_text
+
+    rnd = examples["python_random"]["pitfalls"]
+    assert rnd and all(".eval()" not in p["fix"] for p in rnd if p["kind"] == "nondeterministic")
+    assert any("torch.rand(())" in p["fix"] for p in rnd)
+    loop = examples["loop_over_rows"]["pitfalls"][0]
+    assert "flatten" not in loop["fix"] and "unrolls this loop" in loop["fix"]
+    assert any(n.startswith("Checked on ") and "the trace matches" in n for n in examples["clean_mlp"]["notes"])
+    infos = [{"severity": "info"}, {"severity": "info"}]
+    assert pitfall_count_text(infos) == "2 notes"
+    assert pitfall_count_text([{"severity": "error"}, *infos]) == "1 pitfall · 2 notes"

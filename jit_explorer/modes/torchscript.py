@@ -36,7 +36,7 @@ LEGACY = {v.legacy: v.name for v in VIEWS if v.legacy}
 
 def _optimized_graph(compiled: Any, inputs: tuple[Any, ...]) -> Any:
     """Call ``compiled`` :data:`PROFILING_RUNS` times and return the graph the executor ran last."""
-    with torch.inference_mode():
+    with torch.no_grad():  # not inference_mode: its tensors cached in the plan break later calls with autograd on
         for _ in range(PROFILING_RUNS):
             compiled(*inputs)
     return torch.jit.last_executed_optimized_graph()

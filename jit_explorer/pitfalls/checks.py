@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from ..convert import Conversion
+from ..fix_words import counter_example, no_line_wording, script_said
 from ..report import Pitfall
 from . import dynamic as dyn
 from .facts import Loop, Site, SourceFacts, collect_facts
@@ -362,7 +363,8 @@ def script_error(ctx: Context) -> Iterable[Pitfall]:
     what, fix = explain_script_failure(raw)
     src = SourceIndex(ctx.source) if ctx.source else None
     where = f" at {line_ref(src, res.error.line)}" if res.error.line else ""
-    said = _first_line(re.sub(r"^torch\.jit\.script failed \(\w+\):\s*", "", raw)) or _first_line(raw)
+    said = script_said(raw) or _first_line(raw)  # torch's own words, past any canned text before them
+    what = no_line_wording(what, res.error.line)
     trace = ctx.conversion.trace
     if trace is not None and trace.ok:
         fix += "; torch.jit.trace works on this code (check its pitfalls before relying on it)"
@@ -723,6 +725,7 @@ def divergence(ctx: Context) -> Iterable[Pitfall]:
             continue  # eager itself does not accept this input: nothing to compare
         to, te = dyn.call_quietly(traced, v.args, jit=True, grad=grad)
         diff = f"the trace fails: {te}" if te is not None else dyn.compare(eo, to)
+        ctx.cache["inputs_checked"] = ctx.cache.get("inputs_checked", 0) + 1  # "checked on N other inputs"
         if diff is None:
             continue
         again, _ = dyn.call_quietly(ctx.obj, v.args, grad=grad)
@@ -731,6 +734,8 @@ def divergence(ctx: Context) -> Iterable[Pitfall]:
         run = dyn.instrumented_call(ctx.obj, v.args, ctx.user_file, grad=grad)
         decide, nb, nv = dyn.parting(base.lines, run.lines) if run.ok else (None, None, None)
         proof = f"{_proven(ctx)}: for {v.label}, eager and the traced model disagree ({diff})."
+        if te is None:
+            proof += " " + counter_example(v.args, eo, to)
         cands = _candidates(ctx, facts, base, v.kind)
         if decide is not None:
             fallback = "shape-specialization" if v.kind != "value" else "tensor-to-bool"

@@ -200,8 +200,9 @@ def call_quietly(fn: Callable[..., Any], args: tuple[Any, ...], *, seed: int = 0
                     return fn(*clone_args(args)), None
             return fn(*clone_args(args)), None
     except Exception as e:  # noqa: BLE001 - any failure is a result here
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        return None, f"{type(e).__name__}: {first}"[:300]
+        from ..fix_words import torch_cause
+
+        return None, torch_cause(e)[:300]  # the interpreter's real cause, not its "operation failed" header
 
 
 def _user_line(user_file: str) -> int | None:

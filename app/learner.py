@@ -1,0 +1,95 @@
+"""Small pieces of the pitfall cards for a learner: inline Markdown, the heading's count, the jump to the IR.
+
+Pure functions on the result dicts (the JSON of DESIGN.md); no gradio, no torch.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from jit_explorer.modes import REGISTRY
+
+__all__ = ["inline_markdown", "pitfall_count_text", "card_ir_links", "evidence_lines", "MAX_JUMPS"]
+
+MAX_JUMPS = 8
+_CODE = re.compile(r"`([^`\n]+)`")
+_BOLD = re.compile(r"\*\*([^*\n]+)\*\*")
+_FROZEN = re.compile(r"prim::Constant\[value=(\{|\[|-?\d)")  # a number or tensor frozen into the trace
+_LOOP_BODY = 12  # source lines after a loop's header searched for its unrolled copies
+
+
+def inline_markdown(text: str) -> str:
+    """Escaped ``text`` with ``code`` spans and **bold** rendered (the cards' only Markdown).
+
+    >>> inline_markdown("use `torch.where(a < b, a, b)` **now**")
+    'use <code>torch.where(a &lt; b, a, b)</code> <b>now</b>'
+    """
+    parts = _CODE.split(text)
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            out.append(f"<code>{html.escape(part)}</code>")
+        else:
+            out.append(_BOLD.sub(r"<b>\1</b>", html.escape(part)))
+    return "".join(out)
+
+
+def pitfall_count_text(pits: list[dict[str, Any]]) -> str:
+    """``2 pitfalls · 1 note``: infos are notes, not pitfalls."""
+    notes = sum(1 for p in pits if p.get("severity") == "info")
+    n = len(pits) - notes
+    head = f"{n} pitfall{'s' * (n != 1)}" if n or not notes else ""
+    tail = f"{notes} note{'s' * (notes != 1)}" if notes else ""
+    return " · ".join(t for t in (head, tail) if t)
+
+
+def _pitfall_hits(res: dict[str, Any], view: str, p: dict[str, Any]) -> list[int]:
+    """Lines of ``view`` that show ``p``: those from its source line, and for the trace the freeze itself —
+    the constants a number became (``value={2.17}``), the copies of an unrolled loop's body."""
+    lines = (res.get("source_lines") or {}).get(view) or []
+    line = p.get("line")
+    hits = {i for i, ln in enumerate(lines, start=1) if ln == line}
+    if p.get("mode") == "trace" and line:
+        text = ((res.get("views") or {}).get(view) or "").splitlines()
+        if p.get("kind") in ("tensor-to-number", "constant-tensor"):
+            hits |= {i for i, (t, ln) in enumerate(zip(text, lines), start=1)
+                     if ln is not None and ln >= line and _FROZEN.search(t)}
+        elif p.get("kind") in ("shape-specialization", "tensor-iteration"):
+            counts: dict[int, int] = {}
+            for ln in lines:
+                if ln is not None and line < ln <= line + _LOOP_BODY:
+                    counts[ln] = counts.get(ln, 0) + 1
+            hits |= {i for i, ln in enumerate(lines, start=1) if ln is not None and counts.get(ln, 0) > 1}
+    return sorted(hits)
+
+
+def evidence_lines(report: dict[str, Any], mode: str, view: str) -> list[int]:
+    """Lines of ``mode``'s ``view`` to mark: the evidence of that mode's own warning/error pitfalls."""
+    res = report.get(mode) or {}
+    out: set[int] = set()
+    for p in report.get("pitfalls", []):
+        if p.get("mode") == mode and p.get("line") and p.get("severity") != "info":
+            out.update(_pitfall_hits(res, view, p))
+    return sorted(out)
+
+
+def card_ir_links(report: dict[str, Any], pitfall: dict[str, Any]) -> str:
+    """Links from a card to the IR lines of its own mode that came from its source line (the evidence)."""
+    mode, line = pitfall.get("mode"), pitfall.get("line")
+    res = report.get(mode or "") or {}
+    if not line or not res.get("ok") or mode not in REGISTRY:
+        return ""
+    for view in REGISTRY[mode].views:
+        hits = _pitfall_hits(res, view.name, pitfall)
+        if not hits:
+            continue
+        anchor = f"{mode}-{view.name}"
+        links = " ".join(f"<a href='#{anchor}-L{n}' class='jx-ir-jump' data-pane='{html.escape(anchor)}'>{n}</a>"
+                         for n in hits[:MAX_JUMPS])
+        more = f" … and {len(hits) - MAX_JUMPS} more" if len(hits) > MAX_JUMPS else ""
+        title = html.escape(REGISTRY[mode].title)
+        return (f"<div class='jx-pit-jump'>In the {title} {html.escape(view.label)} pane, "
+                f"line{'s' * (len(hits) != 1)} {links}{more}</div>")
+    return ""
