@@ -28,6 +28,7 @@ from jit_explorer.errors import JitExplorerError, SnippetError
 from jit_explorer.modes import REGISTRY, parse_modes
 
 from . import render, share, spaces_shim
+from .learner import bench_with_verdicts, trace_caveats
 
 __all__ = [
     "convert_model", "analyze_code", "benchmark", "save_artifact",
@@ -359,7 +360,7 @@ def _bench_pasted(source: str, entry: str, inputs: str, modes: list[str], thread
 
 
 def ui_benchmark(model: str, device: str, modes: list[str], threads: float, budget_s: float,
-                 source: str = "", entry: str = "", inputs: str = "",
+                 source: str = "", entry: str = "", inputs: str = "", analysis: dict[str, Any] | None = None,
                  progress: gr.Progress = gr.Progress()) -> list[Any]:
     """Benchmark tab: summary, bar chart, table, notes, the report.
 
@@ -374,16 +375,18 @@ def ui_benchmark(model: str, device: str, modes: list[str], threads: float, budg
             raise gr.Error("pasted code is benchmarked on the CPU only (inside the sandbox): choose device 'cpu'")
         progress(0.1, desc="Benchmarking your code in the sandbox…")
         report = _bench_pasted(source, entry, inputs, modes, threads, budget)
-        return [render.bench_summary_html(report), render.bench_chart_html(report), render.bench_table_html(report),
-                render.bench_notes_html(report), report]
+        shown = bench_with_verdicts(report, trace_caveats(analysis, (entry or "").strip()))  # the Paste tab's verdict
+        return [render.bench_summary_html(shown), render.bench_chart_html(shown), render.bench_table_html(shown),
+                render.bench_notes_html(shown), report]
     device, chosen, n = _check_bench_args(model, device, modes, threads)
 
     def report_progress(message: str, fraction: float) -> None:
         progress(max(0.0, min(1.0, fraction)), desc=message)
 
     report = _run_benchmark(model, device, chosen, n, budget_s=budget, progress=report_progress)
-    return [render.bench_summary_html(report), render.bench_chart_html(report), render.bench_table_html(report),
-            render.bench_notes_html(report), report]
+    shown = bench_with_verdicts(report, {})  # a noisy run crowns no mode
+    return [render.bench_summary_html(shown), render.bench_chart_html(shown), render.bench_table_html(shown),
+            render.bench_notes_html(shown), report]
 
 
 # --------------------------------------------------------------------------- TorchScript artifact

@@ -9,9 +9,10 @@ import html
 import re
 from typing import Any
 
+from jit_explorer.fix_words import stable_names
 from jit_explorer.modes import REGISTRY
 
-__all__ = ["inline_markdown", "pitfall_count_text", "card_ir_links", "evidence_lines", "MAX_JUMPS"]
+__all__ = ["inline_markdown", "pitfall_count_text", "card_ir_links", "evidence_lines", "stable_names", "MAX_JUMPS"]
 
 MAX_JUMPS = 8
 _CODE = re.compile(r"`([^`\n]+)`")
@@ -93,3 +94,70 @@ def card_ir_links(report: dict[str, Any], pitfall: dict[str, Any]) -> str:
         return (f"<div class='jx-pit-jump'>In the {title} {html.escape(view.label)} pane, "
                 f"line{'s' * (len(hits) != 1)} {links}{more}</div>")
     return ""
+
+
+# --------------------------------------------------------------------------- benchmark verdicts for people
+
+NOISY_IQR = 0.3
+"""A mode whose IQR is more than this fraction of its median was timed on a noisy machine."""
+
+
+def human_number(x: float | None) -> str:
+    """A number as people write it: ``25,770``, ``52.9``, ``3.03``, ``0.0412``; never ``2.577e+04``.
+
+    >>> [human_number(v) for v in (25770.4, 152.94, 52.94, 3.031, 0.04123, 0.0, None)]
+    ['25,770', '153', '52.9', '3.03', '0.0412', '0', 'n/a']
+    """
+    if x is None:
+        return "n/a"
+    if x != x or x in (float("inf"), float("-inf")):
+        return str(x)
+    a = abs(x)
+    if a == 0:
+        return "0"
+    if a >= 1000:
+        return f"{x:,.0f}"
+    if a >= 100:
+        return f"{x:.0f}"
+    if a >= 10:
+        return f"{x:.1f}"
+    if a >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3g}"
+
+
+def noise_reasons(report: dict[str, Any]) -> list[str]:
+    """Why this benchmark's numbers are too noisy to crown a winner (empty: they are not)."""
+    reasons = [n for n in report.get("notes", []) if "busy" in n.lower()]
+    for r in report.get("results", []):
+        if r.get("ok") and r.get("median_ms") and r.get("iqr_ms") is not None and r["iqr_ms"] > NOISY_IQR * r["median_ms"]:
+            reasons.append(f"{r['mode']}'s spread (IQR {human_number(r['iqr_ms'])} ms) is "
+                           f"{r['iqr_ms'] / r['median_ms']:.0%} of its median ({human_number(r['median_ms'])} ms)")
+    return reasons
+
+
+def trace_caveats(analysis: dict[str, Any] | None, entry: str = "") -> dict[str, str]:
+    """Benchmark modes that are correct only for the example input, per the Paste tab's analysis of the same entry."""
+    if not analysis or not analysis.get("ok") or (entry and analysis.get("entry") != entry):
+        return {}
+    wrong = [p for p in analysis.get("pitfalls", []) if p.get("mode") == "trace" and p.get("severity") == "error"]
+    if not wrong:
+        return {}
+    where = f" (line {wrong[0]['line']})" if wrong[0].get("line") else ""
+    why = f"correct only for this input: the analysis proved the trace wrong on other inputs{where}, {wrong[0]['kind']}"
+    return {m: why for m in ("trace", "trace+freeze")}
+
+
+def bench_with_verdicts(report: dict[str, Any], caveats: dict[str, str]) -> dict[str, Any]:
+    """``report`` for display: rows carry ``caveat``; ``fastest`` is dropped when the run is noisy or the
+    fastest mode is correct only for the example input (then the next correct mode without a caveat)."""
+    out = {**report, "results": [{**r, "caveat": caveats.get(r["mode"], "")} for r in report.get("results", [])]}
+    noisy = noise_reasons(report)
+    out["noise"] = noisy
+    best = report.get("fastest")
+    if best in caveats:
+        ok = [r for r in out["results"] if r.get("ok") and r.get("correct", True) and not r["caveat"]
+              and r["mode"] != "eager" and r.get("median_ms") is not None and not r.get("same_as_eager")]
+        best = min(ok, key=lambda r: r["median_ms"])["mode"] if ok else None
+    out["fastest"] = None if noisy else best
+    return out

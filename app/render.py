@@ -12,7 +12,7 @@ from jit_explorer import highlight
 from jit_explorer.modes import REGISTRY, View
 
 from .irdiff_view import optimizer_diff_html
-from .learner import card_ir_links, evidence_lines, inline_markdown, pitfall_count_text
+from .learner import card_ir_links, evidence_lines, human_number, inline_markdown, pitfall_count_text, stable_names
 
 __all__ = [
     "VIEWS", "PANES", "pane_views", "ir_panes", "all_panes", "summary_html", "pitfalls_html", "warnings_html", "notice_html", "source_html", "error_html", "empty_panes",
@@ -57,7 +57,7 @@ def ir_panes(report: dict[str, Any], mode: str) -> list[str]:
         return [msg] * len(views)
     panes = []
     for v in views:
-        text = (res.get("views") or {}).get(v.name, res.get(v.legacy or "", "")) or ""
+        text = stable_names((res.get("views") or {}).get(v.name, res.get(v.legacy or "", "")) or "")
         lines = (res.get("source_lines") or {}).get(v.name)
         pane = highlight.render_html(text, language=v.lexer, anchor=f"{mode}-{v.name}",
                                      marked_lines=_marked(report, res, mode, v.name), max_lines=MAX_LINES,
@@ -205,13 +205,7 @@ def source_html(source: str, report: dict[str, Any], *, anchor: str = "src") -> 
 
 
 def _num(x: float | None, digits: int = 3) -> str:
-    if x is None:
-        return "n/a"
-    if x == 0:
-        return "0"
-    if x != x or x in (float("inf"), float("-inf")):
-        return str(x)
-    return f"{x:.{digits}g}"
+    return human_number(x)  # for people: 25,770 not 2.577e+04 (``digits`` kept for callers)
 
 
 def bench_wrong_modes(report: dict[str, Any]) -> set[str]:
@@ -245,7 +239,14 @@ def bench_summary_html(report: dict[str, Any]) -> str:
         verdict = (f"<div class='jx-bench-verdict'>Fastest correct mode: <b>{html.escape(best)}</b> — "
                    f"{_num(row['median_ms'], 4)} ms vs eager {_num(eager['median_ms'], 4)} ms "
                    f"({html.escape(_speedup_cell(row))})</div>")
-    return (f"<div class='jx-notice jx-bench-summary'><b>{html.escape(report['model'])}</b> on "
+    noisy = report.get("noise") or []
+    if noisy:  # said first, before any number; no mode is crowned on noise
+        verdict = ""
+        first = ("<div class='jx-bench-noisy'>⚠️ <b>Noisy run</b>: " + html.escape("; ".join(noisy)) +
+                 ". The numbers below are not reliable and no mode is named fastest: run it again on a quiet machine.</div>")
+    else:
+        first = ""
+    return first + (f"<div class='jx-notice jx-bench-summary'><b>{html.escape(report['model'])}</b> on "
             f"<b>{html.escape(report['device'])}</b> ({html.escape(report.get('device_name', ''))}) · "
             f"{report['threads']} thread{'s' * (report['threads'] != 1)} · input {html.escape(report.get('input', ''))} · "
             f"peak {html.escape(peak)} · torch {html.escape(report.get('torch_version', ''))}{verdict}</div>")
@@ -283,7 +284,8 @@ def bench_chart_html(report: dict[str, Any]) -> str:
         mid = y + 3 + (row_h - 8) / 2
         parts.append(f"<line x1='{label_w + w:.1f}' x2='{p90:.1f}' y1='{mid:.1f}' y2='{mid:.1f}' class='jx-whisker'/>"
                      f"<line x1='{p90:.1f}' x2='{p90:.1f}' y1='{y + 6}' y2='{y + row_h - 8}' class='jx-whisker'/>")
-        tag = " WRONG" if r["mode"] in wrong else " same" if r["mode"] != "eager" and r.get("same_as_eager") else ""
+        tag = " WRONG" if r["mode"] in wrong else " correct only for this input" if r.get("caveat") else \
+            " same" if r["mode"] != "eager" and r.get("same_as_eager") else ""
         parts.append(f"<text x='{max(p90, label_w + w) + 6:.1f}' y='{y + 15}' class='jx-chart-value'>"
                      f"{_num(r['median_ms'], 3)} ms · {r['speedup_vs_eager']:.2f}x{tag}</text>")
     axis_y = 6 + len(rows) * row_h + 12
@@ -311,6 +313,8 @@ def bench_table_html(report: dict[str, Any]) -> str:
                         f"<td class='jx-err'>{html.escape(r.get('error') or 'failed')}</td></tr>")
             continue
         flag = " <b class='jx-wrong'>WRONG</b>" if r["mode"] in wrong else ""
+        if r.get("caveat"):
+            flag += f" <b class='jx-wrong jx-caveat' title='{html.escape(r['caveat'], quote=True)}'>correct only for this input</b>"
         ci = r.get("ci95_ms")
         cells = [
             _num(r["median_ms"], 4), f"{_num(ci[0], 4)}-{_num(ci[1], 4)}" if ci else "n/a", _num(r["p90_ms"], 4),

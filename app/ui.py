@@ -178,6 +178,7 @@ def _paste_tab(c: dict[str, Any]) -> None:
     warns = gr.HTML(elem_id="paste-warnings")
     panes = _result_panes("p")
     report = gr.JSON(visible=False)
+    c["paste_report"] = report  # the Benchmark tab carries its verdict (a trace correct only for the example)
     c["analyze_outputs"] = [notice, summary, *panes, pitfalls, warns, source, report]
 
 
@@ -255,7 +256,8 @@ def _wire(demo: gr.Blocks, c: dict[str, Any]) -> None:
                      queue=False, **_PRIVATE).then(handlers.ui_analyze, paste_in, c["analyze_outputs"], **sandbox_args)
 
     # Benchmark tab: one concurrency group per device, so a benchmark waits only for one on its device
-    bench_in = [c["bmodel"], c["bdevice"], c["bmodes"], c["bthreads"], c["budget"], c["code"], c["entry"], c["inputs"]]
+    bench_in = [c["bmodel"], c["bdevice"], c["bmodes"], c["bthreads"], c["budget"], c["code"], c["entry"], c["inputs"],
+                c["paste_report"]]
     c["bdevice"].input(handlers.ui_bench_modes, c["bdevice"], c["bmodes"], queue=False, **_PRIVATE)
     c["bdevice"].change(_bench_buttons, c["bdevice"], [c["bench_cpu"], c["bench_gpu"]], queue=False, **_PRIVATE)
     c["bench_cpu"].click(handlers.ui_benchmark, bench_in, c["bench_outputs"], concurrency_limit=1,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .errors import JitExplorerError
+from .fix_words import stable_names
 
 __all__ = ["main", "build_parser"]
 
@@ -156,7 +157,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
             if not res.ok:
                 print(res.error.message if res.error else "failed")
             elif args.show in res.views:
-                print(res.views[args.show].rstrip())
+                print(stable_names(res.views[args.show]).rstrip())  # the JIT's mangle counter renumbered (0, 1, …)
             else:
                 print(f"({spec.title} has no {args.show!r} view; its views: {', '.join(spec.view_names())})")
         if report.pitfalls:

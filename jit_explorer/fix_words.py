@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-__all__ = ["specific_fix", "specific_fixes", "counter_example", "matches_note"]
+__all__ = ["specific_fix", "specific_fixes", "counter_example", "matches_note", "torch_cause", "script_said",
+           "no_line_wording", "without_paths", "stable_names"]
 
 _PY_RANDOM = re.compile(r"\b(random\.\w+|np\.random\.\w+|numpy\.random\.\w+)\s*\(")
 _TRAINING = re.compile(r"\b(dropout|Dropout|batch_norm|BatchNorm\w*|self\.training)\b")
@@ -127,3 +128,19 @@ def script_said(raw: str) -> str:
 def no_line_wording(what: str, line: int | None) -> str:
     """``what`` without "this line" when no line is known (no "no line" beside "cannot compile this line")."""
     return what if line else what.replace("this line", "this code")
+
+
+_MANGLE = re.compile(r"___torch_mangle_(\d+)")
+
+
+def stable_names(text: str) -> str:
+    """TorchScript's ``___torch_mangle_N`` renumbered by first appearance in ``text`` (0, 1, …).
+
+    The JIT's counter grows over the server's life (``_58`` becomes ``_2169``); shown numbers stay put.
+    Downloads (``torch.jit.save``) keep the real names.
+
+    >>> stable_names("a.___torch_mangle_58.M b.___torch_mangle_2169.N a.___torch_mangle_58.M")
+    'a.___torch_mangle_0.M b.___torch_mangle_1.N a.___torch_mangle_0.M'
+    """
+    seen: dict[str, int] = {}
+    return _MANGLE.sub(lambda m: f"___torch_mangle_{seen.setdefault(m.group(1), len(seen))}", text)

@@ -223,3 +223,62 @@ def test_point7_fixes_fit_the_construct_and_a_clean_check_says_so(examples: dict
     infos = [{"severity": "info"}, {"severity": "info"}]
     assert pitfall_count_text(infos) == "2 notes"
     assert pitfall_count_text([{"severity": "error"}, *infos]) == "1 pitfall · 2 notes"
+
+
+# ------------------------------------------------------------------ 9, 10, 12: benchmark verdicts, names
+
+
+def test_point9_the_benchmark_carries_the_paste_tabs_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JX_ALLOW_PASTE", "1")
+    from app import handlers
+
+    source = (ROOT / "assets" / "examples" / "branch_on_value.py").read_text()
+    analysis = handlers.analyze_code(source, "clamp_sign", "", "trace,script")
+    assert any(p["mode"] == "trace" and p["severity"] == "error" for p in analysis["pitfalls"])
+    summary, chart, table, _notes, report = handlers.ui_benchmark(
+        handlers.PASTED_TARGET, "cpu", ["eager", "trace"], 1, 0.3, source, "clamp_sign", "", analysis)
+    trace_row = table.split("<td>trace</td>", 1)[1].split("</tr>", 1)[0]
+    assert "correct only for this input" in trace_row
+    assert "correct only for this input" in chart
+    assert "Fastest correct mode: <b>trace</b>" not in summary
+    assert report["results"]  # the JSON stays the library's
+
+
+def _bench(iqr: float) -> dict:
+    rows = [{"mode": m, "ok": True, "error": None, "median_ms": med, "p90_ms": med * 1.2, "iqr_ms": iqr,
+             "ci95_ms": [med * 0.9, med * 1.1], "runs": 40, "first_call_ms": 25770.4, "max_abs_diff": 0.0,
+             "correct": True, "speedup_vs_eager": 52.9 / med, "speedup_ci95": [2.5, 3.5], "same_as_eager": False,
+             "peak_mem_mb": 12.0, "gflops": 1.5, "pct_of_peak": 3.0} for m, med in (("eager", 52.9), ("trace", 17.46))]
+    return {"model": "resnet18", "device": "cpu", "device_name": "cpu", "threads": 2, "torch_version": "2.14.1",
+            "batch": 1, "input": "(1, 3, 224, 224)", "peak_gflops": 50.0, "peak_estimate_gflops": None,
+            "notes": [], "fastest": "trace", "results": rows}
+
+
+def test_point10_a_noisy_run_is_said_first_and_crowns_no_winner() -> None:
+    from app import render
+    from app.learner import bench_with_verdicts
+
+    noisy = bench_with_verdicts(_bench(iqr=34.7), {})
+    summary = render.bench_summary_html(noisy)
+    assert summary.startswith("<div class='jx-bench-noisy'>") and "Noisy run" in summary
+    assert "Fastest correct" not in summary and "jx-bar-best" not in render.bench_chart_html(noisy).split("legend")[0]
+    quiet = bench_with_verdicts(_bench(iqr=0.5), {})
+    assert "Fastest correct mode: <b>trace</b>" in render.bench_summary_html(quiet)
+    table = render.bench_table_html(quiet)
+    assert "e+0" not in table and "25,770" in table
+
+
+def test_point12_mangle_numbers_are_stable_in_views_and_the_cli() -> None:
+    from app import render
+
+    graph = ("graph(%self : __torch__.___torch_mangle_2169.Net):\n"
+             "  %1 : __torch__.torch.nn.modules.linear.___torch_mangle_2170.Linear = prim::GetAttr[name=\"fc\"](%self)\n")
+    report = {"ok": True, "pitfalls": [], "trace": {"ok": True, "views": {"graph": graph}, "source_lines": {}}}
+    pane = render.ir_panes(report, "trace")[0]
+    assert "2169" not in pane and "___torch_mangle_0" in pane and "___torch_mangle_1" in pane
+    assert "___torch_mangle_2169" in report["trace"]["views"]["graph"]  # the JSON keeps the real names
+    p = cli("convert", "--model", "sign_branch", "--mode", "script", "--show", "code")
+    assert p.returncode == 0, p.stderr
+    import re
+
+    assert all(int(n) < 10 for n in re.findall(r"___torch_mangle_(\d+)", p.stdout))
