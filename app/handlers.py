@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import threading
 import uuid
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import torch
+from gradio.utils import is_static_file
 
-from jit_explorer import bench, sandbox, snippet, zoo
+from jit_explorer import artifacts, bench, sandbox, snippet, zoo
 from jit_explorer.analysis import analyze_model, failed
-from jit_explorer.convert import convert
 from jit_explorer.entry_choice import choose_entry
 from jit_explorer.errors import JitExplorerError, SnippetError
 from jit_explorer.modes import REGISTRY, parse_modes
@@ -324,10 +322,18 @@ def api_budget_s() -> float:
     return value if 0 < value <= 60 else bench.DEFAULT_BUDGET_S
 
 
+#: modes offered but not ticked by default on the page: AOTInductor packaging takes 10-70 s on a 2-core CPU
+UI_UNTICKED_BENCH_MODES: tuple[str, ...] = ("aot-inductor",)
+
+
+def ui_default_bench_modes(device: str) -> list[str]:
+    """The benchmark modes ticked by default for ``device``: every mode that applies but the slow-to-build ones."""
+    return [m for m in bench.default_modes(device or "cpu") if m not in UI_UNTICKED_BENCH_MODES]
+
+
 def ui_bench_modes(device: str) -> Any:
-    """The mode checkboxes for ``device``: every mode that applies, all checked."""
-    modes = list(bench.default_modes(device or "cpu"))
-    return gr.update(choices=modes, value=modes)
+    """The mode checkboxes for ``device``: every mode that applies, the default ones ticked."""
+    return gr.update(choices=list(bench.default_modes(device or "cpu")), value=ui_default_bench_modes(device))
 
 
 #: the Benchmark tab's target value for "the code of the Paste tab"
@@ -395,23 +401,13 @@ def ui_benchmark(model: str, device: str, modes: list[str], threads: float, budg
 def save_artifact(model: str, mode: str = "trace") -> str:
     """Convert a zoo model on the CPU and ``torch.jit.save`` it; returns the path of the ``.pt`` file."""
     model, mode = _arg_text(model, "model"), _arg_text(mode, "mode", default="trace")
-    if mode not in ("trace", "script"):
-        raise gr.Error(f"unknown mode {mode!r}: save 'trace' or 'script'")
-    try:
-        loaded = zoo.load(model)
-        conv = convert(loaded.module, loaded.inputs("cpu"), mode=mode, device="cpu")
+    try:  # built once per (model, mode) in the size-capped download folder (jit_explorer.artifacts)
+        path = artifacts.torchscript_artifact(model, mode)
     except JitExplorerError as e:
         raise gr.Error(str(e)) from None
-    compiled = conv.traced if mode == "trace" else conv.scripted
-    result = conv.trace if mode == "trace" else conv.script
-    if compiled is None:
-        reason = result.error.message if result is not None and result.error else "no module was produced"
-        raise gr.Error(f"torch.jit.{mode} failed for {model}, so there is nothing to save: {reason[:400]}")
-    out = Path(tempfile.mkdtemp(prefix="jx-artifact-")) / f"{model}_{mode}.pt"
-    with warnings.catch_warnings():  # the deprecation is shown once, in the page, not per save
-        warnings.simplefilter("ignore", FutureWarning)
-        torch.jit.save(compiled, str(out))
-    return str(out)
+    if not is_static_file(path):  # Gradio serves the folder as it is: no second copy in its cache
+        gr.set_static_paths([artifacts.default_store().root])
+    return str(path)
 
 
 def ui_download(model: str, mode: str, progress: gr.Progress = gr.Progress()) -> tuple[str, str]:
@@ -431,7 +427,7 @@ def ui_share_token(tab: str, model: str, mode: Any, device: str, code: str, entr
     """The ``s`` token of the current view (the page's js turns it into a link)."""
     view = {"tab": tab, "model": model, "mode": share.modes_text(mode), "device": device, "code": code or "",
             "entry": entry or "", "inputs": inputs or "", "pmode": share.modes_text(pmode), "bmodel": bmodel, "bdevice": bdevice,
-            "bmodes": list(bmodes or []) if list(bmodes or []) != list(bench.default_modes(bdevice or "cpu")) else None,
+            "bmodes": list(bmodes or []) if list(bmodes or []) != ui_default_bench_modes(bdevice or "cpu") else None,
             "bthreads": int(bthreads or 0)}
     if view["tab"] != "paste":  # keep links short: pasted code only travels with the Paste tab
         view.update(code="", entry="", inputs="")
@@ -459,7 +455,7 @@ def ui_restore(request: gr.Request) -> list[Any]:
     bdevice = view["bdevice"] if view["bdevice"] in bench_devices() else "cpu"
     device = view["device"] if view["device"] in convert_devices() else "cpu"
     applicable = list(bench.default_modes(bdevice))
-    bmodes = [m for m in (view["bmodes"] or applicable) if m in applicable] or applicable
+    bmodes = [m for m in (view["bmodes"] or ui_default_bench_modes(bdevice)) if m in applicable] or applicable
     names = _entry_names(view["code"])
     entry = view["entry"] if view["entry"] in names else (names[0] if names else None)
     nonce = uuid.uuid4().hex[:8]
