@@ -64,8 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     z = sub.add_parser("zoo", help="list the model catalogue")
     z.add_argument("--json", action="store_true", help="print JSON")
 
-    c = sub.add_parser("convert", help="trace/script a zoo model and print its IR")
-    c.add_argument("--model", required=True, help="a zoo model name (see `zoo`)")
+    c = sub.add_parser("convert", help="convert a zoo model or your own FILE.py and print its IR")
+    c.add_argument("file", nargs="?", default="", metavar="FILE.py",
+                   help="your own source (run sandboxed; inputs from --inputs or its example_inputs())")
+    c.add_argument("--model", default="", help="a zoo model name (see `zoo`)")
+    c.add_argument("--entry", default="", help="with FILE.py: the function / nn.Module (default: the one "
+                                                "example_inputs() fits, else the top-level module)")
+    c.add_argument("--inputs", default="", help="with FILE.py: inputs expression (default: example_inputs())")
     c.add_argument("--mode", type=_mode_arg, default="both", help=MODE_HELP)
     c.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     c.add_argument("--show", choices=_view_names(), default="graph",
@@ -140,11 +145,17 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
     from .modes import REGISTRY
 
-    report = analyze_model(args.model, mode=args.mode, device=args.device, inductor=args.show == "inductor")
+    if bool(args.model) == bool(args.file):
+        raise UsageError("give either --model NAME or FILE.py (see `convert --help`)")
+    if args.file:
+        report = _convert_file(args)
+    else:
+        report = analyze_model(args.model, mode=args.mode, device=args.device, inductor=args.show == "inductor")
     if args.json:
         _emit_json([report.to_dict()])
     else:
-        print(f"{report.model} ({report.weights} weights) — torch {report.torch_version}")
+        print(f"{report.model} ({report.weights} weights) — torch {report.torch_version}" if report.model else
+              f"{report.file}: {report.entry} — torch {report.torch_version}")
         for note in report.notes:
             print(f"note: {note}")
         if report.deprecation:
@@ -164,6 +175,33 @@ def _cmd_convert(args: argparse.Namespace) -> int:
             print("\npitfalls:")
             _print_pitfalls(report.file, report.pitfalls)
     return 1 if args.strict and _serious(report.pitfalls) else 0
+
+
+def _convert_file(args: argparse.Namespace) -> Any:
+    """``convert FILE.py``: one entry of the user's own file, in the sandbox (like ``analyze``)."""
+    from . import sandbox
+    from .entry_choice import choose_entry
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{args.file}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"{args.file}: cannot read it as UTF-8 text ({e.__class__.__name__})") from None
+    if args.device != "cpu":
+        raise UsageError("your own code is converted on the CPU only (inside the sandbox)")
+    entry, why = args.entry, ""
+    if not entry:
+        choice = choose_entry(text)
+        entry, why = (choice.entry.name, choice.reason) if choice else ("", "")
+    os.environ.setdefault("JX_SANDBOX_POOL", "1")
+    results = sandbox.analyze_source(text, entry=entry, inputs=args.inputs, mode=args.mode, filename=Path(args.file).name)
+    sandbox.shutdown()
+    report = results[0].with_changes(file=args.file, notes=(why,) if why else ())
+    if not report.ok:
+        err = report.error
+        raise UsageError(f"{args.file}: {err.message if err else 'could not be converted'}")
+    return report
 
 
 def _analyze_format(args: argparse.Namespace) -> str:

@@ -282,3 +282,20 @@ def test_point12_mangle_numbers_are_stable_in_views_and_the_cli() -> None:
     import re
 
     assert all(int(n) < 10 for n in re.findall(r"___torch_mangle_(\d+)", p.stdout))
+
+
+# ------------------------------------------------------------------ 13. your own code is first class in the CLI
+
+
+def test_point13_cli_converts_your_own_file_with_an_entry(tmp_path: Path) -> None:
+    f = tmp_path / "rnn.py"
+    f.write_text(RNN_TUTORIAL)
+    p = cli("convert", str(f), "--mode", "trace", "--json")
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    assert d["entry"] == "MyRNNLoop" and d["trace"]["ok"] and "aten::" in d["trace"]["views"]["graph"]
+    cell = cli("convert", str(f), "--entry", "MyCell", "--inputs", "(torch.rand(3, 4), torch.rand(3, 4))",
+               "--mode", "script", "--show", "code")
+    assert cell.returncode == 0, cell.stderr
+    assert "MyCell" in cell.stdout and "torch.tanh" in cell.stdout
+    assert cli("convert", str(f), "--model", "resnet18").returncode == 2  # one of the two
