@@ -24,11 +24,10 @@ import torch
 
 from . import pitfalls, snippet, zoo
 from .convert import CapturedWarning, clean_paths, convert, user_line_of_exception
-from .errors import JitExplorerError, SnippetError
-from .fix_words import matches_note, specific_fixes
-from .report import Analysis, AnalysisError
+from .errors import ErrorKind, JitExplorerError, SnippetError
+from .report import Analysis
 
-__all__ = ["analyze_model", "analyze_callable", "analyze_source_here", "benchmark_source_here", "warning_lines", "failed"]
+__all__ = ["analyze_model", "analyze_callable", "analyze_source_here", "analyze_source_outcomes", "benchmark_source_here", "warning_lines", "failed"]
 
 
 def warning_lines(warnings: Iterable[CapturedWarning]) -> list[str]:
@@ -41,9 +40,8 @@ def warning_lines(warnings: Iterable[CapturedWarning]) -> list[str]:
 
 
 def failed(file: str, entry: str, kind: str, message: str, line: int | None = None) -> Analysis:
-    """An :class:`Analysis` with ``ok=False``: the code could not be loaded or run at all."""
-    return Analysis(file=file, entry=entry, ok=False, torch_version=torch.__version__,
-                    error=AnalysisError(kind=kind, message=message, line=line))
+    """An :class:`Analysis` with ``ok=False``: the code could not be loaded or run at all (:meth:`Analysis.failure`)."""
+    return Analysis.failure(file, entry, kind, message, line)
 
 
 def analyze_callable(
@@ -91,13 +89,10 @@ def analyze_callable(
     checks = None if dynamic else [k for k in pitfalls.REGISTRY if k not in pitfalls.DYNAMIC_CHECKS]
     chosen = set(conv.results)
     found = [p for p in pitfalls.detect(ctx, checks=checks) if p.mode in chosen]
-    checked = int(ctx.cache.get("inputs_checked", 0))
-    clean = checked and not any(p.mode == "trace" and "divergence" in p.evidence for p in found)
     return Analysis(
         file=file, entry=entry, ok=True, torch_version=torch.__version__,
-        modes=dict(conv.results), pitfalls=specific_fixes(found, source),
+        modes=dict(conv.results), pitfalls=tuple(found),
         warnings=tuple(warning_lines(conv.warnings)), deprecation=conv.deprecation,
-        notes=(matches_note(checked),) if clean else (),
     )
 
 
@@ -143,7 +138,7 @@ def analyze_model(name: str, *, mode: str = "both", device: str = "cpu", inducto
     report = analyze_callable(module, loaded.inputs(), file=file, entry=type(module).__name__, mode=mode,
                               device=device, user_file=src_file, source=src, dynamic=dynamic, inductor=inductor,
                               entry_line=entry_line)
-    return ir_cache.store(cache_key, report.with_changes(model=name, weights=loaded.weights, notes=(*notes, *report.notes)))
+    return ir_cache.store(cache_key, report.with_changes(model=name, weights=loaded.weights, notes=tuple(notes)))
 
 
 def analyze_source_here(
@@ -160,31 +155,47 @@ def analyze_source_here(
     Executes the source: call it only inside a sandbox worker. Errors that stop
     everything (syntax, no entry, failing inputs) give one ``ok=False`` analysis.
     """
+    return [a for a, _ in analyze_source_outcomes(source, workdir=workdir, entry=entry, inputs=inputs, mode=mode,
+                                                  filename=filename)]
+
+
+def analyze_source_outcomes(
+    source: str,
+    *,
+    workdir: Path,
+    entry: str = "",
+    inputs: str = "",
+    mode: str = "both",
+    filename: str = "snippet.py",
+) -> list[tuple[Analysis, BaseException | None]]:
+    """:func:`analyze_source_here`, each analysis with the exception of the user's code that failed it
+    (``None`` when none did): the worker explains it (a limit hit, the user's frames)."""
     label = filename
     try:
         info = snippet.parse_source(source)
         entries = snippet.select_entries(info, entry)
     except SnippetError as e:
-        return [failed(label, entry, e.kind, str(e), e.line)]
+        return [(failed(label, entry, e.kind, str(e), e.line), None)]
     try:
         module, path = snippet.load_module(source, workdir, filename=Path(filename).name)
     except SnippetError as e:
-        return [failed(label, entry, e.kind, str(e), e.line)]
+        return [(failed(label, entry, e.kind, str(e), e.line), None)]
     except Exception as e:
         line = _line_in(e, workdir / Path(filename).name)
         msg = clean_paths(f"{type(e).__name__}: {e}", user_file=str(workdir / Path(filename).name), label=label)
-        return [failed(label, entry, "import", f"running the source failed: {msg}", line)]
-    results: list[Analysis] = []
+        return [(failed(label, entry, ErrorKind.IMPORT, f"running the source failed: {msg}", line), e)]
+    results: list[tuple[Analysis, BaseException | None]] = []
     for ent in entries:
         try:
             obj = snippet.build_entry(module, ent)
             args = snippet.eval_inputs(inputs, module)
         except SnippetError as e:
-            results.append(failed(label, ent.name, e.kind, str(e), e.line))
+            results.append((failed(label, ent.name, e.kind, str(e), e.line), None))
             continue
         except Exception as e:
             line = _line_in(e, path)
-            results.append(failed(label, ent.name, "build", f"building {ent.name} failed: {type(e).__name__}: {e}", line))
+            results.append((failed(label, ent.name, ErrorKind.BUILD,
+                                   f"building {ent.name} failed: {type(e).__name__}: {e}", line), e))
             continue
         try:
             with torch.no_grad():
@@ -192,11 +203,11 @@ def analyze_source_here(
         except Exception as e:
             line = _line_in(e, path)
             msg = clean_paths(f"{type(e).__name__}: {e}", user_file=str(path), label=label)
-            results.append(failed(label, ent.name, "run",
-                                  f"{ent.name} fails in eager mode on the given inputs: {msg}", line))
+            results.append((failed(label, ent.name, ErrorKind.RUN,
+                                   f"{ent.name} fails in eager mode on the given inputs: {msg}", line), e))
             continue
-        results.append(analyze_callable(obj, args, file=label, entry=ent.name, mode=mode, user_file=str(path),
-                                        source=source, entry_line=ent.line, check_trace=False))
+        results.append((analyze_callable(obj, args, file=label, entry=ent.name, mode=mode, user_file=str(path),
+                                         source=source, entry_line=ent.line, check_trace=False), None))
     return results
 
 
@@ -232,7 +243,7 @@ def benchmark_source_here(
         return {"ok": False, "error": {"kind": e.kind, "message": str(e), "line": e.line}}
     if not isinstance(obj, torch.nn.Module):
         if not 1 <= len(args) <= 4:
-            return {"ok": False, "error": {"kind": "inputs", "line": ent.line, "message": (
+            return {"ok": False, "error": {"kind": ErrorKind.INPUTS, "line": ent.line, "message": (
                 f"{ent.name} takes {len(args)} inputs; a pasted function is benchmarked with 1 to 4 tensor "
                 "inputs: wrap it in an nn.Module for more")}}
         obj = _module_for(obj, len(args))
@@ -240,7 +251,7 @@ def benchmark_source_here(
         report = bench.benchmark_module(obj, args, name=ent.name, device="cpu", modes=modes, threads=threads,
                                         budget_s=budget_s)
     except JitExplorerError as e:
-        return {"ok": False, "error": {"kind": "run", "message": str(e), "line": None}}
+        return {"ok": False, "error": {"kind": ErrorKind.RUN, "message": str(e), "line": None}}
     return {"ok": True, "bench": report.to_dict()}
 
 

@@ -178,6 +178,18 @@ class Analysis:
     weights: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    @classmethod
+    def failure(cls, file: str, entry: str, kind: str, message: str, line: int | None = None) -> Analysis:
+        """An analysis with ``ok=False``: the code could not be read, loaded or run at all.
+
+        The one factory for failed analyses (the server's pre-check, the worker, the static-only path):
+        ``kind`` is one of :class:`jit_explorer.errors.ErrorKind`.
+        """
+        import torch
+
+        return cls(file=file, entry=entry, ok=False, torch_version=torch.__version__,
+                   error=AnalysisError(kind=str(kind), message=message, line=line))
+
     def __getattr__(self, name: str) -> ModeResult | None:
         # ``analysis.trace`` / ``analysis.compile``: a registered mode's result, None when not requested
         if name.startswith("_"):

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from jit_explorer import sandbox
-from jit_explorer.sandbox import confinement as seccomp_filter
-from jit_explorer.sandbox import worker as _worker
 from jit_explorer.errors import SandboxError, SnippetError
 from jit_explorer.sandbox import Limits
+from jit_explorer.sandbox import confinement as seccomp_filter
+from jit_explorer.sandbox import worker as _worker
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = "import torch\n\ndef f(x):\n    return x * 2 + 1\n"

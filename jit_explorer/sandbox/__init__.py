@@ -54,8 +54,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, SandboxError, SnippetError
-from ..report import Analysis, AnalysisError, BenchReport
+from ..errors import USER_CODE_KINDS, ErrorKind, InputError, SandboxError, SnippetError
+from ..report import Analysis, BenchReport
 
 __all__ = [
     "Limits",
@@ -816,35 +816,35 @@ def precheck(source: str, *, entry: str = "", inputs: str = "", mode: str = "bot
     try:
         parse_modes(mode)
     except InputError as e:
-        raise SnippetError(str(e), kind="mode") from None
+        raise SnippetError(str(e), kind=ErrorKind.MODE) from None
     info = parse_source(source)  # size, NUL, empty, syntax (with line)
     chosen = select_entries(info, entry)
     if not isinstance(inputs, str):
-        raise SnippetError("the inputs must be a Python expression (text)", kind="inputs")
+        raise SnippetError("the inputs must be a Python expression (text)", kind=ErrorKind.INPUTS)
     if len(inputs) > MAX_INPUTS_CHARS:
         raise SnippetError(f"the inputs expression is {len(inputs) // 1024} KB; the limit is "
                            f"{MAX_INPUTS_CHARS // 1024} KB: build big inputs in example_inputs() instead",
-                           kind="inputs")
+                           kind=ErrorKind.INPUTS)
     if "\x00" in inputs:
-        raise SnippetError("the inputs expression contains NUL bytes: type a Python expression", kind="inputs")
+        raise SnippetError("the inputs expression contains NUL bytes: type a Python expression", kind=ErrorKind.INPUTS)
     try:
         inputs.encode("utf-8")
     except UnicodeEncodeError:
         raise SnippetError("the inputs expression contains characters that are not valid text (lone surrogates)",
-                           kind="inputs") from None
+                           kind=ErrorKind.INPUTS) from None
     if inputs.strip():
         try:
             compile(inputs, "<inputs>", "eval")
         except (RecursionError, MemoryError):
             raise SnippetError("the inputs expression is nested too deeply for Python's parser: build big inputs "
-                               "in example_inputs() instead", kind="inputs") from None
+                               "in example_inputs() instead", kind=ErrorKind.INPUTS) from None
         except SyntaxError as e:
             raise SnippetError(f"the inputs expression is not valid Python: {e.msg} — `{inputs.strip()[:80]}`; "
                                "give one expression such as `torch.randn(2, 3)` or `(torch.ones(2), 3)`",
-                               kind="inputs") from None
+                               kind=ErrorKind.INPUTS) from None
     elif not info.has_example_inputs:
         raise SnippetError("no inputs: give an inputs expression such as `torch.randn(2, 3)` or define "
-                           "`def example_inputs(): return (torch.randn(2, 3),)` in the source", kind="inputs")
+                           "`def example_inputs(): return (torch.randn(2, 3),)` in the source", kind=ErrorKind.INPUTS)
     tree = ast.parse(source)
     classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
     for e in chosen if len(chosen) == 1 else ():  # several entries: the worker skips such a class, the others run
@@ -854,17 +854,10 @@ def precheck(source: str, *, entry: str = "", inputs: str = "", mode: str = "bot
                 raise SnippetError(
                     f"class {e.name} needs constructor arguments ({', '.join(required)}); entries are built "
                     "with no arguments: give them default values or add a wrapper function that builds and calls it",
-                    line=e.line, kind="constructor")
+                    line=e.line, kind=ErrorKind.CONSTRUCTOR)
 
 
 # --------------------------------------------------------------------------- public entry point
-
-
-def _failed(filename: str, entry: str, kind: str, message: str, line: int | None = None) -> Analysis:
-    import torch
-
-    return Analysis(file=filename, entry=entry, ok=False, torch_version=torch.__version__,
-                    error=AnalysisError(kind=kind, message=message, line=line))
 
 
 def analyze_source(
@@ -909,7 +902,7 @@ def analyze_source(
     try:
         precheck(source, entry=entry, inputs=inputs, mode=mode)
     except SnippetError as e:
-        return [_failed(label, entry, e.kind, str(e), e.line)]
+        return [Analysis.failure(label, entry, e.kind, str(e), e.line)]
     from ..modes import parse_modes
 
     request = {"op": "analyze", "source": source, "entry": entry, "inputs": inputs,
@@ -917,7 +910,7 @@ def analyze_source(
     report = run_request(request, limits=limits, pool=pool)
     if not report.get("ok"):
         err = report.get("error") or {}
-        return [_failed(label, entry, err.get("kind", "sandbox"), err.get("message", "the sandbox failed"),
+        return [Analysis.failure(label, entry, err.get("kind", ErrorKind.SANDBOX), err.get("message", "the sandbox failed"),
                         err.get("line"))]
     return [Analysis.from_dict(d) for d in report.get("analyses", [])]
 
@@ -980,6 +973,6 @@ def benchmark_source(
     err = report.get("error") or {}
     if not err and report.get("analyses"):
         err = report["analyses"][0].get("error") or {}
-    if err.get("kind") in ("syntax", "no-entry", "inputs", "constructor", "source", "import", "build", "run"):
+    if err.get("kind") in USER_CODE_KINDS:
         raise SnippetError(err.get("message", "the code could not be loaded"), line=err.get("line"), kind=err["kind"])
     raise SandboxError(err.get("message", "the sandboxed benchmark failed"))

@@ -34,6 +34,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from ..errors import ErrorKind
+
 ROOT = Path(__file__).resolve().parent.parent.parent  # the folder that holds the package
 READY = b"READY\n"
 _MB = 1024 * 1024
@@ -381,7 +383,7 @@ def _supervise(request: dict[str, Any], workdir: Path, res_w: int, *, reaper: bo
     while True:
         now = time.monotonic()
         if now >= deadline:
-            reason = "timeout"
+            reason = ErrorKind.TIMEOUT
             break
         watch = list(open_fds) + ([pidfd] if pidfd is not None else [])
         try:
@@ -397,15 +399,15 @@ def _supervise(request: dict[str, Any], workdir: Path, res_w: int, *, reaper: bo
                 else:
                     out_bytes += len(data)
         if len(answer) > ans_cap:
-            reason = "result"
+            reason = ErrorKind.RESULT
             break
         if out_bytes > out_cap:
-            reason = "output"
+            reason = ErrorKind.OUTPUT
             break
         if polled_disk and now >= next_disk:
             next_disk = now + _DISK_POLL_S
             if _dir_bytes(workdir) > disk_cap:
-                reason = "disk"
+                reason = ErrorKind.DISK
                 break
         if pidfd is None or pidfd in ready:
             try:
@@ -469,17 +471,17 @@ def _fail(kind: str, message: str) -> dict[str, Any]:
 def _report(reason: str | None, status: int | None, answer: bytes, limits: dict[str, Any], *,
             out_bytes: int, elapsed: float) -> dict[str, Any]:
     wall = float(limits["wall_s"])
-    if reason == "timeout":
-        return _fail("timeout", f"the code ran longer than {wall:g} s and was stopped (time limit): look for an "
+    if reason == ErrorKind.TIMEOUT:
+        return _fail(ErrorKind.TIMEOUT, f"the code ran longer than {wall:g} s and was stopped (time limit): look for an "
                                 "endless loop or a very long one, or make the inputs smaller")
-    if reason == "output":
-        return _fail("output", f"the code printed more than {limits['output_kb']} KB and was stopped (output limit): "
+    if reason == ErrorKind.OUTPUT:
+        return _fail(ErrorKind.OUTPUT, f"the code printed more than {limits['output_kb']} KB and was stopped (output limit): "
                                "remove the print calls or print less")
-    if reason == "result":
-        return _fail("result", f"the result is larger than {limits['result_mb']} MB (a gigantic graph?) and was "
+    if reason == ErrorKind.RESULT:
+        return _fail(ErrorKind.RESULT, f"the result is larger than {limits['result_mb']} MB (a gigantic graph?) and was "
                                "dropped: make the model smaller or the loops shorter")
-    if reason == "disk":
-        return _fail("disk", f"the code wrote more than {limits['disk_mb']} MB of files and was stopped (disk limit)")
+    if reason == ErrorKind.DISK:
+        return _fail(ErrorKind.DISK, f"the code wrote more than {limits['disk_mb']} MB of files and was stopped (disk limit)")
     if answer:
         try:
             report = json.loads(answer)
@@ -489,22 +491,22 @@ def _report(reason: str | None, status: int | None, answer: bytes, limits: dict[
         except (ValueError, UnicodeDecodeError):
             pass
     if status is None:
-        return _fail("crash", "the code's process vanished without an answer")
+        return _fail(ErrorKind.CRASH, "the code's process vanished without an answer")
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig == signal.SIGXCPU or (sig == signal.SIGKILL and elapsed >= float(limits["cpu_s"]) * 0.5):
-            return _fail("cpu", f"the code used more than {limits['cpu_s']} s of CPU time and was stopped (CPU limit): "
+            return _fail(ErrorKind.CPU, f"the code used more than {limits['cpu_s']} s of CPU time and was stopped (CPU limit): "
                                 "look for an endless loop or use smaller inputs")
         if sig == signal.SIGKILL:
-            return _fail("killed", "the code's process was killed (SIGKILL), most likely because it ran out of memory "
+            return _fail(ErrorKind.KILLED, "the code's process was killed (SIGKILL), most likely because it ran out of memory "
                                    f"(limit {limits['memory_mb']} MB): use smaller tensors")
-        return _fail("crash", f"the code crashed its process with {_signal_text(sig)}: a C extension, ctypes or a "
+        return _fail(ErrorKind.CRASH, f"the code crashed its process with {_signal_text(sig)}: a C extension, ctypes or a "
                               "stack overflow can do that; the server is fine — check the code")
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
     if answer:
-        return _fail("crash", "the answer of the code's process was cut short or corrupted (did the code write to "
+        return _fail(ErrorKind.CRASH, "the answer of the code's process was cut short or corrupted (did the code write to "
                               f"file descriptors it does not own?); it exited with status {code}")
-    return _fail("exit", f"the code ended its process with exit status {code} (os._exit() or a low-level exit) "
+    return _fail(ErrorKind.EXIT, f"the code ended its process with exit status {code} (os._exit() or a low-level exit) "
                          "before the analysis finished: remove the exit call")
 
 
@@ -669,14 +671,14 @@ def _child_main(request: dict[str, Any], workdir: Path, ans_w: int, out_w: int, 
     try:
         answer = _run(request, workdir)
     except BaseException:  # noqa: BLE001 - the process must always answer
-        answer = _fail("internal", "internal sandbox error: " + traceback.format_exc(limit=2)[-2000:])
+        answer = _fail(ErrorKind.INTERNAL, "internal sandbox error: " + traceback.format_exc(limit=2)[-2000:])
     if os.getpid() != me:  # a process the user code forked came back here: only the original answers
         os._exit(0)
     answer["protections"] = prot
     try:
         data = json.dumps(answer).encode()
     except (TypeError, ValueError) as e:
-        data = json.dumps(_fail("internal", f"internal sandbox error: {e}")).encode()
+        data = json.dumps(_fail(ErrorKind.INTERNAL, f"internal sandbox error: {e}")).encode()
     _write_all(ans_w, data)
     os.close(ans_w)
 
@@ -684,42 +686,20 @@ def _child_main(request: dict[str, Any], workdir: Path, ans_w: int, out_w: int, 
 # --------------------------------------------------------------------------- running the request
 
 
-class _ExceptionSpy:
-    """Remembers the last exception that :mod:`jit_explorer.analysis` reported on (to explain it better)."""
-
-    def __init__(self) -> None:
-        self.last: BaseException | None = None
-
-    def install(self) -> None:
-        from .. import analysis
-
-        original = getattr(analysis, "_line_in", None)
-        if original is None:
-            return
-
-        def spy(exc: BaseException, path: Path) -> int | None:
-            self.last = exc
-            return original(exc, path)
-
-        analysis._line_in = spy  # type: ignore[attr-defined]
-
-
 def _run(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
-    from ..analysis import analyze_source_here
+    from ..analysis import analyze_source_outcomes
     from ..convert import user_line_of_exception
 
     limits = request["limits"]
     filename = Path(request.get("filename") or "snippet.py").name
     entry = request.get("entry", "")
     user_file = str(workdir / filename)
-    spy = _ExceptionSpy()
-    spy.install()
     if request.get("op") == "inspect":  # a TorchScript archive (jit_explorer.archive)
         from ..archive import inspect_here
 
         return inspect_here(request, workdir)
     if request.get("op") not in ("analyze", "bench"):
-        return _fail("internal", f"unknown request {request.get('op')!r}")
+        return _fail(ErrorKind.INTERNAL, f"unknown request {request.get('op')!r}")
     try:
         if request["op"] == "bench":
             from ..analysis import benchmark_source_here
@@ -729,38 +709,29 @@ def _run(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
                 modes=request.get("modes"), threads=int(request.get("threads", 1)),
                 budget_s=float(request.get("budget_s", 1.0)), filename=filename,
             )
-        results = analyze_source_here(
+        outcomes = analyze_source_outcomes(
             request["source"], workdir=workdir, entry=entry, inputs=request.get("inputs", ""),
             mode=request.get("mode", "both"), filename=filename,
         )
-        analyses = [_explain(a.to_dict(), spy.last, user_file, limits) for a in results]
+        analyses = [_explain(a.to_dict(), exc, user_file, limits) for a, exc in outcomes]
         return {"ok": True, "analyses": [_truncate(a, int(limits["ir_chars"])) for a in analyses]}
     except SystemExit as e:
         line = user_line_of_exception(e, {user_file})
         where = f" on line {line}" if line else ""
-        return _one(entry, filename, "exit", f"the code called sys.exit({e.code!r}){where}: remove it — the "
+        return _one(entry, filename, ErrorKind.EXIT, f"the code called sys.exit({e.code!r}){where}: remove it — the "
                                              "analysis needs the code to return", line)
     except KeyboardInterrupt as e:
-        return _one(entry, filename, "exit", "the code raised KeyboardInterrupt", user_line_of_exception(e, {user_file}))
+        return _one(entry, filename, ErrorKind.EXIT, "the code raised KeyboardInterrupt", user_line_of_exception(e, {user_file}))
     except BaseException as e:  # noqa: BLE001 - the process must always answer
         line = user_line_of_exception(e, {user_file})
-        kind, message = _classify(e, limits) or ("crash", f"{type(e).__name__}: {_short(e)}")
+        kind, message = _classify(e, limits) or (ErrorKind.CRASH, f"{type(e).__name__}: {_short(e)}")
         return _one(entry, filename, kind, message + _user_frames(e, user_file, filename), line)
 
 
 def _one(entry: str, filename: str, kind: str, message: str, line: int | None) -> dict[str, Any]:
-    import torch
+    from ..report import Analysis
 
-    analysis = {"file": filename, "entry": entry, "ok": False, "error": {"kind": kind, "message": message, "line": line},
-                "torch_version": torch.__version__, **dict.fromkeys(_mode_names()), "pitfalls": [], "warnings": [],
-                "deprecation": None, "notes": []}
-    return {"ok": True, "analyses": [analysis]}
-
-
-def _mode_names() -> tuple[str, ...]:
-    from ..modes import REGISTRY
-
-    return tuple(REGISTRY)
+    return {"ok": True, "analyses": [Analysis.failure(filename, entry, kind, message, line).to_dict()]}
 
 
 def _short(e: BaseException, limit: int = 2000) -> str:
@@ -777,20 +748,20 @@ def _classify(e: BaseException | None, limits: dict[str, Any], text: str = "") -
     mem = int(limits["memory_mb"])
     if isinstance(e, MemoryError) or any(t in text for t in _MEMORY_TEXT) or (
             e is not None and any(t in str(e) for t in _MEMORY_TEXT[1:])):
-        return "memory", (f"the code ran out of memory: the sandbox allows about {mem} MB (memory limit); "
+        return ErrorKind.MEMORY, (f"the code ran out of memory: the sandbox allows about {mem} MB (memory limit); "
                           "use smaller tensors or fewer of them")
     if isinstance(e, RecursionError) or "maximum recursion depth" in text:
-        return "recursion", "maximum recursion depth exceeded: the code recurses without end (or too deeply)"
+        return ErrorKind.RECURSION, "maximum recursion depth exceeded: the code recurses without end (or too deeply)"
     if (isinstance(e, OSError) and e.errno == errno.ENOSPC) or "No space left on device" in text:
-        return "disk", f"the code wrote more than {limits['disk_mb']} MB of files and was stopped (disk limit)"
+        return ErrorKind.DISK, f"the code wrote more than {limits['disk_mb']} MB of files and was stopped (disk limit)"
     if (isinstance(e, OSError) and e.errno == errno.EFBIG) or "File too large" in text:
-        return "file-size", f"the code wrote a file larger than {limits['file_mb']} MB (file-size limit)"
+        return ErrorKind.FILE_SIZE, f"the code wrote a file larger than {limits['file_mb']} MB (file-size limit)"
     if (isinstance(e, OSError) and e.errno == errno.EMFILE) or "Too many open files" in text:
-        return "open-files", f"the code opened more than {limits['open_files']} files at once (open-files limit)"
+        return ErrorKind.OPEN_FILES, f"the code opened more than {limits['open_files']} files at once (open-files limit)"
     if "can't start new thread" in text or "BlockingIOError: [Errno 11]" in text or (
             isinstance(e, RuntimeError) and "can't start new thread" in str(e)) or (
             isinstance(e, BlockingIOError) and e.errno == errno.EAGAIN):
-        return "processes", (f"the code started too many threads or processes (the sandbox allows "
+        return ErrorKind.PROCESSES, (f"the code started too many threads or processes (the sandbox allows "
                              f"{limits['processes']}); start fewer")
     return None
 
@@ -820,7 +791,7 @@ def _explain(d: dict[str, Any], exc: BaseException | None, user_file: str, limit
     if classified:
         err["kind"], err["message"] = classified
         return d
-    if exc is not None and err.get("kind") in ("import", "build", "run"):
+    if exc is not None and err.get("kind") in (ErrorKind.IMPORT, ErrorKind.BUILD, ErrorKind.RUN):
         text += _user_frames(exc, user_file, d.get("file") or "snippet.py")
     if "[Errno 1] Operation not permitted" in text or "[Errno 13] Permission denied" in text:
         text += _PERMISSION_HINT
