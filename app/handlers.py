@@ -19,7 +19,7 @@ import gradio as gr
 import torch
 from gradio.utils import is_static_file
 
-from jit_explorer import artifacts, bench, sandbox, snippet, zoo
+from jit_explorer import artifacts, bench, fairness, sandbox, snippet, zoo
 from jit_explorer.analysis import analyze_model, failed
 from jit_explorer.entry_choice import choose_entry
 from jit_explorer.errors import JitExplorerError, SnippetError
@@ -129,7 +129,8 @@ def _paste_refusal() -> str | None:
     return sandbox.paste_refusal(public_share=bool(getattr(launched, "share", False)))
 
 
-def analyze_code(source: str, entry: str = "", inputs: str = "", mode: str = "both") -> dict[str, Any]:
+def analyze_code(source: str, entry: str = "", inputs: str = "", mode: str = "both",
+                 request: gr.Request | None = None) -> dict[str, Any]:
     """Find the pitfalls of PyTorch code under torch.jit.trace/script, torch.export and torch.compile; return its IR.
 
     Give the Python source of a function or nn.Module (with its imports). It runs in a sandbox: a throw-away,
@@ -168,12 +169,23 @@ def analyze_code(source: str, entry: str = "", inputs: str = "", mode: str = "bo
         choice = choose_entry(source)
         chosen, why = ([choice.entry], (choice.reason,)) if choice else (chosen, ())
     try:
-        results = sandbox.analyze_source(source, entry=chosen[0].name, inputs=inputs or "", mode=mode)
+        name = chosen[0].name  # fair admission: another client's long runs do not hold this paste back
+        results = fairness.sandbox_gate().run(_client_key(request), lambda: sandbox.analyze_source(
+            source, entry=name, inputs=inputs or "", mode=mode))
     except SnippetError as e:
         return failed("snippet.py", chosen[0].name, e.kind, str(e), e.line).to_dict()
     except JitExplorerError as e:
         raise gr.Error(str(e)) from None
     return results[0].with_changes(notes=(*why, *results[0].notes)).to_dict()
+
+
+def _client_key(request: gr.Request | None) -> str:
+    """Who is asking, for fair admission: Gradio's session (one per page or API client), else the address."""
+    session = getattr(request, "session_hash", None) if request is not None else None
+    if session:
+        return f"session:{session}"
+    host = getattr(getattr(request, "client", None), "host", None)
+    return f"host:{host}" if host else "anonymous"
 
 
 def model_choices() -> list[tuple[str, str]]:
@@ -197,13 +209,14 @@ def ui_convert(model: str, mode: Any, device: str, progress: gr.Progress = gr.Pr
             render.warnings_html(report), source, report]
 
 
-def ui_analyze(source: str, entry: str, inputs: str, mode: Any, progress: gr.Progress = gr.Progress()) -> list[Any]:
+def ui_analyze(source: str, entry: str, inputs: str, mode: Any, progress: gr.Progress = gr.Progress(),
+               request: gr.Request | None = None) -> list[Any]:
     """Paste tab: notice (or error), capture summary, every pane, pitfalls, warnings, marked source, the report."""
     mode = _ui_mode(mode)
     progress(0.1, desc="Running your code in the sandbox…")
-    report = analyze_code(source, entry or "", inputs or "", mode)
+    report = analyze_code(source, entry or "", inputs or "", mode, request)
     if not report.get("ok"):
-        return [render.error_html(report), "", *render.empty_panes(), "", "",
+        return [render.error_html(report, inputs=inputs or ""), "", *render.empty_panes(), "", "",
                 render.source_html(source or "", report), report]
     return [render.notice_html(report), render.summary_html(report), *_panes(report), render.pitfalls_html(report),
             render.warnings_html(report), render.source_html(source, report), report]

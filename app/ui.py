@@ -23,7 +23,7 @@ import gradio as gr
 from jit_explorer import bench, highlight, zoo
 from jit_explorer.modes import REGISTRY, parse_modes
 
-from . import archive_tab, handlers, render
+from . import archive_tab, handlers, render, share, subtabs
 
 __all__ = ["build_demo", "CSS", "EXAMPLES", "GALLERY", "launch_kwargs"]
 
@@ -85,19 +85,28 @@ _COPY_JS = """(token) => {
 }"""
 
 _PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+SANDBOX_CONCURRENCY = 8
+"""Pastes let into the handler at once: they wait in the fair gate (jit_explorer.fairness), which admits
+the sandbox's ``max_running`` by client, instead of in Gradio's first-come queue behind long runs."""
 
 
-def _result_panes(prefix: str) -> list[gr.HTML]:
-    """One column per capture mode of the registry, each with a tab per view: the HTML panes in ``render.PANES`` order."""
+def _result_panes(prefix: str, c: dict[str, Any] | None = None) -> list[gr.HTML]:
+    """One column per capture mode of the registry, each with a tab per view: the HTML panes in ``render.PANES`` order.
+
+    ``c["mode_tabs"]`` collects each column's Tabs and ``c["sub_tabs"]`` its (prefix, mode, view, Tab), for links."""
     panes: list[gr.HTML] = []
     placeholder = render.empty_panes()[0]
     with gr.Row(equal_height=False, elem_classes=["jx-modes"]):
         for name, spec in REGISTRY.items():
             with gr.Column(min_width=420, elem_classes=["jx-mode-col"], elem_id=f"{prefix}-col-{name}"):
                 gr.Markdown(f"### `{spec.title}`\n{spec.summary}", elem_classes=["jx-mode-head"])
-                with gr.Tabs():
+                with gr.Tabs(elem_id=f"{prefix}-tabs-{name}") as mode_tabs:
+                    if c is not None:
+                        c.setdefault("mode_tabs", []).append(mode_tabs)
                     for view in render.pane_views(name):
-                        with gr.Tab(view.label, id=f"{prefix}-{name}-{view.name}"):
+                        with gr.Tab(view.label, id=f"{prefix}-{name}-{view.name}") as sub:
+                            if c is not None:
+                                c.setdefault("sub_tabs", []).append((prefix, name, view.name, sub))
                             panes.append(gr.HTML(placeholder, elem_id=f"{prefix}-{name}-{view.name}",
                                                  elem_classes=["jx-pane"]))
     return panes
@@ -142,7 +151,7 @@ def _model_tab(c: dict[str, Any]) -> None:
     with gr.Accordion("The model's source (read-only): hover a line to see its IR, hover IR to find its line",
                       open=True, elem_id="model-source-box"):
         source = gr.HTML(elem_id="model-source")
-    panes = _result_panes("m")
+    panes = _result_panes("m", c)
     report = gr.JSON(visible=False)
     c["convert_outputs"] = [notice, summary, *panes, pitfalls, warns, source, report]
     with gr.Accordion("Download the TorchScript module (.pt) and load it from C++", open=False, elem_id="artifact"):
@@ -176,7 +185,7 @@ def _paste_tab(c: dict[str, Any]) -> None:
     pitfalls = gr.HTML(elem_id="paste-pitfalls")
     source = gr.HTML(elem_id="paste-source")
     warns = gr.HTML(elem_id="paste-warnings")
-    panes = _result_panes("p")
+    panes = _result_panes("p", c)
     report = gr.JSON(visible=False)
     c["paste_report"] = report  # the Benchmark tab carries its verdict (a trace correct only for the example)
     c["analyze_outputs"] = [notice, summary, *panes, pitfalls, warns, source, report]
@@ -192,8 +201,8 @@ def _bench_tab(c: dict[str, Any]) -> None:
                                   scale=1, min_width=140, elem_id="bench-threads")
         c["budget"] = gr.Slider(0.5, 10.0, value=handlers.BENCH_UI_BUDGET_S, step=0.5, scale=2, min_width=200,
                                 label="Seconds of timed calls per mode", elem_id="bench-budget")
-    default = list(bench.default_modes("cpu"))
-    c["bmodes"] = gr.CheckboxGroup(default, value=default, label="Modes (eager is always run: it is the baseline)",
+    default = list(bench.default_modes("cpu"))  # offered; ticked: handlers.ui_default_bench_modes
+    c["bmodes"] = gr.CheckboxGroup(default, value=handlers.ui_default_bench_modes("cpu"), label="Modes (eager is always run: it is the baseline)",
                                    elem_id="bench-modes")
     if "cuda" not in handlers.bench_devices():
         gr.Markdown(CUDA_MISSING, elem_id="bench-cuda-note")
@@ -220,6 +229,37 @@ def _open_example(name: str) -> list[Any]:
     return [gr.update(selected="paste"), "paste", name, source, handlers.ui_entries(source, ""), ""]
 
 
+def _example_for_code(code: str, example: str | None) -> Any:
+    """The example dropdown names an example only while the editor holds it (pasted code is nobody's example)."""
+    if example and (EXAMPLES.get(example) or "").strip() == (code or "").strip():
+        return gr.skip()
+    return gr.update(value=None) if example else gr.skip()
+
+
+def _share_token(*args: Any) -> str:
+    """:func:`handlers.ui_share_token` plus the IR sub-tabs the current tab shows (``views``)."""
+    *view_args, subviews = args
+    token = handlers.ui_share_token(*view_args)
+    extra = subtabs.views_text(subviews, view_args[0])
+    view = share.decode(token) if extra else None
+    return share.encode({**view, "views": extra}) if view is not None else token
+
+
+def _restore(request: gr.Request) -> list[Any]:
+    """:func:`handlers.ui_restore`, then each mode column's sub-tab and the sub-tab state from the link."""
+    out = handlers.ui_restore(request)
+    try:
+        token = dict(request.query_params).get(share.PARAM, "") if request is not None else ""
+    except Exception:  # noqa: BLE001 - a request without query parameters
+        token = ""
+    view = share.decode(token) if token else None
+    n = len(subtabs.PREFIXES) * len(subtabs.known())
+    if view is None or not view.get("views"):
+        return [*out, *[gr.skip()] * n, gr.skip()]
+    updates, state = subtabs.restore(view["views"], view["tab"])
+    return [*out, *(gr.update(selected=u) if u else gr.skip() for u in updates), state]
+
+
 def _bench_buttons(device: str) -> list[Any]:
     gpu = device == "cuda"
     return [gr.update(visible=not gpu), gr.update(visible=gpu)]
@@ -228,7 +268,8 @@ def _bench_buttons(device: str) -> list[Any]:
 def _wire(demo: gr.Blocks, c: dict[str, Any]) -> None:
     """Every event of the page."""
     convert_args = {"concurrency_limit": 1, "concurrency_id": "convert", **_PRIVATE}
-    sandbox_args = {"concurrency_limit": 2, "concurrency_id": "sandbox", **_PRIVATE}
+    # the sandbox runs 2 at once; up to 8 wait in jit_explorer.fairness (per-client order), not in FIFO
+    sandbox_args = {"concurrency_limit": SANDBOX_CONCURRENCY, "concurrency_id": "sandbox", **_PRIVATE}
     model_in = [c["model"], c["mode"], c["device"]]
     paste_in = [c["code"], c["entry"], c["inputs"], c["pmode"]]
 
@@ -242,7 +283,9 @@ def _wire(demo: gr.Blocks, c: dict[str, Any]) -> None:
     c["save"].click(handlers.ui_download, [c["model"], c["save_mode"]], [c["artifact"], c["cpp"]], **convert_args)
 
     # Paste tab
-    c["example"].input(lambda n: EXAMPLES.get(n, ""), c["example"], c["code"], queue=False, **_PRIVATE)
+    c["example"].input(lambda n: (EXAMPLES.get(n, ""), ""), c["example"], [c["code"], c["inputs"]], queue=False,
+                       **_PRIVATE)  # a new example starts from its own example_inputs(), not the old expression
+    c["code"].change(_example_for_code, [c["code"], c["example"]], c["example"], queue=False, **_PRIVATE)
     c["code"].change(handlers.ui_entries, [c["code"], c["entry"]], c["entry"], queue=False, **_PRIVATE)
     c["analyze"].click(handlers.ui_analyze, paste_in, c["analyze_outputs"], **sandbox_args)
 
@@ -268,12 +311,16 @@ def _wire(demo: gr.Blocks, c: dict[str, Any]) -> None:
     # shareable links
     view_in = [c["tab_state"], c["model"], c["mode"], c["device"], c["code"], c["entry"], c["inputs"], c["pmode"],
                c["bmodel"], c["bdevice"], c["bmodes"], c["bthreads"]]
-    c["copy"].click(handlers.ui_share_token, view_in, c["token"], queue=False, **_PRIVATE).then(
+    for prefix, mode, view, sub in c["sub_tabs"]:  # the IR sub-tab of each column travels with the link
+        sub.select(functools.partial(subtabs.pick, prefix=prefix, mode=mode, view=view), c["subviews"], c["subviews"],
+                   queue=False, **_PRIVATE)
+    c["copy"].click(_share_token, [*view_in, c["subviews"]], c["token"], queue=False, **_PRIVATE).then(
         None, c["token"], c["link"], js=_COPY_JS, queue=False, **_PRIVATE).then(
         lambda: gr.update(visible=True), None, c["link"], queue=False, **_PRIVATE)
-    demo.load(handlers.ui_restore, None,
+    demo.load(_restore, None,
               [c["tabs"], c["tab_state"], c["model"], c["mode"], c["device"], c["code"], c["entry"], c["inputs"],
-               c["pmode"], c["bmodel"], c["bdevice"], c["bmodes"], c["bthreads"], c["auto_model"], c["auto_paste"]],
+               c["pmode"], c["bmodel"], c["bdevice"], c["bmodes"], c["bthreads"], c["auto_model"], c["auto_paste"],
+               *c["mode_tabs"], c["subviews"]],
               queue=False, **_PRIVATE)
     c["auto_model"].change(handlers.ui_convert, model_in, c["convert_outputs"], **convert_args)
     c["auto_paste"].change(handlers.ui_analyze, paste_in, c["analyze_outputs"], **sandbox_args)
@@ -292,6 +339,7 @@ def build_demo() -> gr.Blocks:
         c["auto_model"] = gr.Textbox(visible="hidden", elem_id="auto-model")
         c["auto_paste"] = gr.Textbox(visible="hidden", elem_id="auto-paste")
         c["tab_state"] = gr.State("start")
+        c["subviews"] = gr.State({})  # the IR sub-tab of each mode column (app.subtabs)
         c["tab_items"] = {}
         with gr.Tabs(elem_id="main-tabs", selected="start") as tabs:
             c["tabs"] = tabs
@@ -311,7 +359,8 @@ def build_demo() -> gr.Blocks:
                 c["archive"] = archive_tab.build()  # its events and the /inspect_archive API are wired there
         _wire(demo, c)
         gr.api(handlers.convert_model, api_name="convert_model", concurrency_limit=1, concurrency_id="convert")
-        gr.api(handlers.analyze_code, api_name="analyze_code", concurrency_limit=2, concurrency_id="sandbox")
+        gr.api(handlers.analyze_code, api_name="analyze_code", concurrency_limit=SANDBOX_CONCURRENCY,
+               concurrency_id="sandbox")
         gr.api(handlers.benchmark, api_name="benchmark", concurrency_limit=2, concurrency_id="bench-api")
     # sized for a 2-vCPU Space: the groups above bound the heavy work; light UI events skip the queue
     demo.queue(default_concurrency_limit=1, max_size=32, status_update_rate="auto")

@@ -79,7 +79,8 @@ def test_one_benchmark_per_device_at_a_time(quick_api: None) -> None:
 
 def test_bench_mode_choices_follow_the_device() -> None:
     upd = handlers.ui_bench_modes("cpu")
-    assert "compile+freeze" in upd["choices"] and upd["value"] == upd["choices"]
+    assert "compile+freeze" in upd["choices"]
+    assert upd["value"] == [m for m in upd["choices"] if m not in handlers.UI_UNTICKED_BENCH_MODES]
     upd = handlers.ui_bench_modes("cuda")
     assert "compile+cudagraphs" in upd["choices"]
 
@@ -169,3 +170,15 @@ def test_running_benchmark_does_not_block_ir_requests(app_url: str, monkeypatch:
     assert client.predict("sign_branch", "trace", api_name="/convert_model")["trace"]["ok"]
     assert not job.done(), "the IR request waited for the benchmark"
     assert job.result(timeout=120)["results"][0]["ok"]
+
+
+def test_the_page_offers_aot_inductor_but_does_not_tick_it() -> None:
+    update = handlers.ui_bench_modes("cpu")
+    assert "aot-inductor" in update["choices"] and "export" in update["choices"]
+    assert "aot-inductor" not in update["value"] and "export" in update["value"] and "eager" in update["value"]
+    # a link made with the page's defaults carries no mode list, and restores the same ticks
+    token = handlers.ui_share_token("bench", "resnet18", "both", "cpu", "", "", "", "both", "resnet18", "cpu",
+                                    handlers.ui_default_bench_modes("cpu"), 0)
+    assert share.decode(token)["bmodes"] is None  # type: ignore[index]
+    out = handlers.ui_restore(SimpleNamespace(query_params={share.PARAM: token}))  # type: ignore[arg-type]
+    assert out[11]["value"] == handlers.ui_default_bench_modes("cpu")
