@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from jit_explorer import sandbox
-from jit_explorer.errors import SandboxError, SnippetError
+from jit_explorer.errors import ERROR_KINDS, SandboxError, SnippetError
 from jit_explorer.sandbox import Limits
 from jit_explorer.sandbox import confinement as seccomp_filter
 from jit_explorer.sandbox import worker as _worker
@@ -143,6 +143,9 @@ def test_reports_say_which_limit_was_hit() -> None:
     assert exited["error"]["kind"] == "exit" and "status 3" in exited["error"]["message"]
     bad = _worker._report(None, 0, b"{not json", LIM, out_bytes=0, elapsed=1)
     assert bad["error"]["kind"] == "crash" and "corrupted" in bad["error"]["message"]
+    for r in (segv, exited, bad):  # every kind the worker reports is declared once, in errors.ErrorKind
+        assert r["error"]["kind"] in ERROR_KINDS
+    assert "killed" in ERROR_KINDS and "not-a-kind" not in ERROR_KINDS and len(set(ERROR_KINDS)) == len(ERROR_KINDS)
     good = _worker._report(None, 0, b'{"ok": true, "analyses": []}', LIM, out_bytes=7, elapsed=1)
     assert good == {"ok": True, "analyses": [], "output_bytes": 7}
 

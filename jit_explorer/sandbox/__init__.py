@@ -619,7 +619,6 @@ class WorkerPool:
         self._spares: list[Worker] = []
         self._closed = False
         self._uids = itertools.count(random.randrange(_UID_SPAN))
-        self.served = 0
 
     # ------------------------------------------------------------ zygote and spares
     def _next_uid(self) -> int | None:
@@ -711,7 +710,6 @@ class WorkerPool:
                 return worker.run(request, limits)
             finally:
                 worker.kill()
-                self.served += 1
 
     def close(self) -> None:
         """Kill the spares and the zygote (which kills whatever it started)."""
