@@ -57,9 +57,11 @@ def explain_failure(exc: BaseException, user_file: str | None, label: str, obj: 
     msg = clean_paths(raw, user_file=user_file, label=label)
     src_file = source_file(obj)
     path = user_file or src_file
-    if (line is None and path and src_file and os.path.abspath(path) == os.path.abspath(src_file)
-            and "-packages" not in path):
-        line = _locate_in_source(raw, path, obj)
+    own_file = bool(path and src_file and os.path.abspath(path) == os.path.abspath(src_file) and "-packages" not in path)
+    # a failure while the scripted code *ran* names the line where it crashed; the construct that caused it
+    # (an untyped `=None` parameter…) is found in the source first, the crash line is the fallback
+    if own_file and (line is None or "failed in the TorchScript interpreter" in raw):
+        line = _locate_in_source(raw, path or "", obj) or line
     if line is None and src_file and "transformers" in src_file:
         msg = (
             "torch.jit.script cannot compile this Hugging Face transformers model: transformers code uses "

@@ -16,6 +16,9 @@ from .scope import reachable
 
 __all__ = ["explain_script_failure", "locate_script_failure"]
 
+#: the interpreter met an undefined tensor ("strides() called on an undefined Tensor", "undefined input tensor")
+_UNDEFINED = re.compile(r"undefined (?:input )?[Tt]ensor")
+
 _UNSUPPORTED_MODULES = ("numpy", "scipy", "pandas", "random", "time", "os", "sys", "PIL", "cv2", "sklearn",
                         "datetime", "json", "pickle", "copy", "itertools", "functools", "collections", "uuid", "secrets")
 
@@ -26,7 +29,7 @@ _SCRIPT_EXPLANATIONS: tuple[tuple[str, str, str], ...] = (
      "use the torch equivalent (e.g. `torch.exp` for `np.exp`, `t.clamp` for `np.clip`), or move the numpy code into "
      "a function decorated with @torch.jit.ignore (it then runs in Python and the model cannot be saved without Python); "
      "or use torch.jit.trace for this part"),
-    (r"undefined Tensor", "a parameter that defaults to None has no type annotation, so TorchScript types it as "
+    (r"undefined (?:input )?[Tt]ensor", "a parameter that defaults to None has no type annotation, so TorchScript types it as "
      "Tensor: `x is not None` is then always true and the scripted code runs on an undefined tensor",
      "annotate the parameter: `mask: Optional[torch.Tensor] = None`"),
     (r"Lambda", "TorchScript cannot compile lambdas", "replace the lambda with a named function (a `def` at module level or a "
@@ -112,7 +115,7 @@ def locate_script_failure(message: str, source: str, *, entry: str, entry_line: 
     candidates: list[tuple[int, int, str]] = []  # (priority, line, what)
     for f in funcs:
         args = f.node.args
-        if "undefined Tensor" in message:
+        if _UNDEFINED.search(message):
             positional = args.posonlyargs + args.args
             for a, d in zip(positional[len(positional) - len(args.defaults):], args.defaults):
                 if a.annotation is None and isinstance(d, ast.Constant) and d.value is None:
