@@ -210,9 +210,10 @@ def failure(message: str, line: int | None = None, *, seconds: float = 0.0, lega
                       legacy=dict(legacy or {}), extra=dict(extra or {}))
 
 
-from . import trace as _trace  # noqa: E402  (the modes register themselves, in display order)
-from . import script as _script  # noqa: E402
-from . import export as _export  # noqa: E402
-from . import compile as _compile  # noqa: E402
+# the modes register themselves when imported, in display order (which is why these imports are not sorted)
+from . import trace  # noqa: E402, F401, I001
+from . import script  # noqa: E402, F401
+from . import export  # noqa: E402, F401
+from . import compile  # noqa: E402, F401
 
-ALIASES["both"] = (_trace.MODE.name, _script.MODE.name)
+ALIASES["both"] = ("trace", "script")

@@ -103,15 +103,16 @@ def _locate(frame: Any, user_files: Collection[str]) -> tuple[int | None, str, b
             break
         if fname.startswith(_TORCH_NN_DIR):
             internal = True
-        if not where and not fname.startswith((_TORCH_DIR, _PACKAGE_DIR)) and "warnings" not in os.path.basename(fname) \
-                and not fname.startswith("<"):
+        outside = not fname.startswith((_TORCH_DIR, _PACKAGE_DIR, "<")) and "warnings" not in os.path.basename(fname)
+        if not where and outside:
             where = f"{clean_paths(fname)}:{f.f_lineno}"
         f = f.f_back
     return user_line, where, internal and user_line is not None
 
 
 @contextlib.contextmanager
-def capture_warnings(user_files: Collection[str], mode: str, *, label: str = "snippet.py") -> Iterator[list[CapturedWarning]]:
+def capture_warnings(user_files: Collection[str], mode: str, *,
+                     label: str = "snippet.py") -> Iterator[list[CapturedWarning]]:
     """Record every warning raised inside the block, with the user's line that raised it.
 
     The hook runs at the moment the warning is issued, so the Python stack still holds the
@@ -137,7 +138,7 @@ def capture_warnings(user_files: Collection[str], mode: str, *, label: str = "sn
 
 @contextlib.contextmanager
 def quiet_output() -> Iterator[io.StringIO]:
-    """Swallow what torch prints inside the block (export prints the partial graph when it fails: 450 KB for SSDlite)."""
+    """Swallow what torch prints inside the block (a failed export prints its partial graph: 450 KB for SSDlite)."""
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
         yield buf

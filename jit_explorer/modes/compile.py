@@ -142,13 +142,14 @@ def _plain(gb: GraphBreak) -> str:
 def _fix_for(gb: GraphBreak) -> str:
     text = f"{gb.reason} {gb.explanation}"
     if re.search(r"Data-dependent branching|generic_jump", text, re.I):
-        return ("make the branch a tensor op: `torch.where(cond, a, b)`, or `torch.cond(pred, true_fn, false_fn, (x,))` "
-                "to keep both branches in one graph")
+        return ("make the branch a tensor op: `torch.where(cond, a, b)`, or "
+                "`torch.cond(pred, true_fn, false_fn, (x,))` to keep both branches in one graph")
     if re.search(r"item\(\)|capture_scalar_outputs", text, re.I):
         return ("keep the value a tensor (0-dim tensors broadcast), or set "
                 "`torch._dynamo.config.capture_scalar_outputs = True` so Dynamo keeps `.item()` in the graph")
     if re.search(r"print|logging", text, re.I):
-        return "move the print/logging out of the compiled function, or guard it with `if not torch.compiler.is_compiling():`"
+        return ("move the print/logging out of the compiled function, or guard it with "
+                "`if not torch.compiler.is_compiling():`")
     if re.search(r"numpy", text, re.I):
         return "use the torch equivalent of the NumPy call so the work stays in the graph"
     return gb.hints[0] if gb.hints else "rewrite that line with tensor ops, or move it out of the compiled function"
@@ -202,8 +203,8 @@ def _breaks(explained: Any, logs: list[str], job: Job) -> tuple[str, list[int | 
         where = f" on line {line}" if line else ""
         problems.append(Pitfall(
             kind="graph-break", mode="compile", severity="warning", line=line,
-            message=f"torch.compile leaves the graph{where}: {_plain(gb)}. The code still runs, but Python runs between "
-                    "the compiled graphs, which costs speed" + (f" ({gb.gb_id})" if gb.gb_id else ""),
+            message=f"torch.compile leaves the graph{where}: {_plain(gb)}. The code still runs, but Python runs "
+                    "between the compiled graphs, which costs speed" + (f" ({gb.gb_id})" if gb.gb_id else ""),
             fix=_fix_for(gb), evidence="dynamo"))
     if not text:
         text, lines = ["no graph breaks: Dynamo captured the code in one piece"], [None]
@@ -211,7 +212,8 @@ def _breaks(explained: Any, logs: list[str], job: Job) -> tuple[str, list[int | 
 
 
 _GUARD_WORDS = {
-    "TENSOR_MATCH": "recompiles if this tensor's dtype, device, requires_grad, rank or (static) sizes and strides change",
+    "TENSOR_MATCH": "recompiles if this tensor's dtype, device, requires_grad, rank or (static) sizes and strides "
+                    "change",
     "TYPE_MATCH": "recompiles if the object's type changes",
     "ID_MATCH": "recompiles if a different object is passed here",
     "EQUALS_MATCH": "recompiles if this Python value changes (it was baked into the graph)",
@@ -224,7 +226,8 @@ _GUARD_WORDS = {
     "GLOBAL_STATE": "recompiles if global torch state (autocast, threads…) changes",
     "LIST_LENGTH": "recompiles if this list/tuple's length changes",
     "BOOL_MATCH": "recompiles if this bool flips", "NONE_MATCH": "recompiles if this stops being None",
-    "DICT_KEYS_MATCH": "recompiles if this dict's keys change", "DICT_LENGTH": "recompiles if this dict's length changes",
+    "DICT_KEYS_MATCH": "recompiles if this dict's keys change",
+    "DICT_LENGTH": "recompiles if this dict's length changes",
 }
 
 
@@ -311,7 +314,8 @@ def convert(job: Job) -> Outcome:
         try:
             code = _inductor_code(job)
         except Exception as e:  # noqa: BLE001 - Inductor needs a C++ compiler; say why it is missing
-            code = f"# Inductor could not compile this code ({type(e).__name__}): {job.clean(str(e).splitlines()[0] if str(e) else '')}\n"
+            said = job.clean(str(e).splitlines()[0] if str(e) else "")
+            code = f"# Inductor could not compile this code ({type(e).__name__}): {said}\n"
         views["inductor"] = job.clean(code)
         lines["inductor"] = [None] * len(code.rstrip("\n").split("\n"))
     extra = {"graph_count": len(graphs), "graph_break_count": len(problems)}

@@ -70,7 +70,8 @@ def explain_export_error(exc: BaseException, job: Job) -> tuple[str, int | None,
     code = _source_line(job, line)
     quoted = f"`{code}`" if code else "this line"
     data_dependent = any(t in raw for t in _DATA_DEPENDENT)
-    if data_dependent and re.match(r"(if|elif|while|assert)\b", code) or data_dependent and re.search(r"\bif\b.*\belse\b", code):
+    branch = bool(re.match(r"(if|elif|while|assert)\b", code) or re.search(r"\bif\b.*\belse\b", code))
+    if data_dependent and branch:
         kind, severity = "tensor-to-bool", "error"
         message = (f"torch.export cannot decide {quoted} while exporting: the condition depends on the values inside "
                    "a tensor, and an exported program has no Python left to decide it when it runs")
@@ -121,7 +122,8 @@ def _short_line(line: str, limit: int = 300) -> str:
 
 def _trim_message(raw: str, limit: int = 3000) -> str:
     """torch's message without the advice for torch developers (env vars, log settings)."""
-    keep = [_short_line(ln) for ln in raw.splitlines() if not re.search(r"TORCH_LOGS|TORCHDYNAMO_|docs\.google\.com", ln)]
+    noise = re.compile(r"TORCH_LOGS|TORCHDYNAMO_|docs\.google\.com")
+    keep = [_short_line(ln) for ln in raw.splitlines() if not noise.search(ln)]
     text = "\n".join(keep).strip()
     return text if len(text) <= limit else text[:limit] + " …"
 
@@ -224,8 +226,8 @@ def _dynamic_view(module: torch.nn.Module, job: Job) -> tuple[str, list[Pitfall]
         shown = ", ".join(specialised[:6]) + (" …" if len(specialised) > 6 else "")
         problems.append(Pitfall(
             kind="shape-specialization", mode="export", severity="info", line=job.entry_line,
-            message=f"torch.export specialised {len(specialised)} dim(s) even when asked for dynamic ones ({shown}): the "
-                    "exported program accepts only those sizes there (see the Dynamic view)",
+            message=f"torch.export specialised {len(specialised)} dim(s) even when asked for dynamic ones ({shown}): "
+                    "the exported program accepts only those sizes there (see the Dynamic view)",
             fix="expected for weights' sizes; for a batch or sequence dim, use an example size >= 2 and "
                 "`dynamic_shapes={'x': {0: Dim('batch')}}` so export checks it can stay dynamic",
             evidence="export"))
@@ -247,7 +249,7 @@ def convert(job: Job) -> Outcome:
     signature = _signature_text(ep)
     dynamic, problems = _dynamic_view(module, job)
     views = {"graph": job.clean(graph), "signature": job.clean(signature), "dynamic": job.clean(dynamic)}
-    lines = {
+    lines: dict[str, list[int | None]] = {
         "graph": fx_source_lines(ep.graph_module, graph, job.user_files),
         "signature": [None] * len(signature.rstrip("\n").split("\n")),
         "dynamic": [None] * len(dynamic.rstrip("\n").split("\n")),
@@ -260,7 +262,8 @@ def convert(job: Job) -> Outcome:
 MODE = register(CaptureMode(
     name="export",
     title="torch.export",
-    summary="captures the whole program as one graph of ATen ops, for deployment without Python (AOTInductor, ExecuTorch)",
+    summary="captures the whole program as one graph of ATen ops, for deployment without Python "
+            "(AOTInductor, ExecuTorch)",
     views=VIEWS,
     detects=("export-error", "tensor-to-bool", "tensor-to-number", "shape-specialization"),
     convert=convert,

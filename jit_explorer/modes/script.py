@@ -57,7 +57,8 @@ def explain_failure(exc: BaseException, user_file: str | None, label: str, obj: 
     msg = clean_paths(raw, user_file=user_file, label=label)
     src_file = source_file(obj)
     path = user_file or src_file
-    own_file = bool(path and src_file and os.path.abspath(path) == os.path.abspath(src_file) and "-packages" not in path)
+    own_file = bool(path and src_file and "-packages" not in path
+                    and os.path.abspath(path) == os.path.abspath(src_file))
     # a failure while the scripted code *ran* names the line where it crashed; the construct that caused it
     # (an untyped `=None` parameter…) is found in the source first, the crash line is the fallback
     if own_file and (line is None or "failed in the TorchScript interpreter" in raw):
@@ -89,7 +90,8 @@ def convert(job: Job) -> Outcome:
 MODE = register(CaptureMode(
     name="script",
     title="torch.jit.script",
-    summary="compiles the Python source into TorchScript: control flow survives, but only a subset of Python is accepted",
+    summary="compiles the Python source into TorchScript: control flow survives, but only a subset of Python is "
+            "accepted",
     views=VIEWS,
     detects=("script-error",),
     convert=convert,

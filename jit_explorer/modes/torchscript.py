@@ -113,7 +113,8 @@ def _node_user_line(node: Any, module: Any, files: set[str]) -> int | None:
     return None
 
 
-def library_lines(text: str, graph: Any, module: Any, lines: list[int | None], user_files: frozenset[str]) -> list[int | None]:
+def library_lines(text: str, graph: Any, module: Any, lines: list[int | None],
+                  user_files: frozenset[str]) -> list[int | None]:
     """Fill the ``None`` entries of ``lines`` whose node sits in a library with the user's calling line."""
     files = {os.path.abspath(f) for f in user_files}
     if not files:
