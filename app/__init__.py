@@ -55,5 +55,11 @@ def launch(**kwargs: Any) -> Any:
         sandbox.default_pool()  # the warm sandbox zygote starts importing torch now
     from jit_explorer import ir_cache
 
-    ir_cache.prewarm()  # the blog's two models convert in the background (JX_PREWARM=0: off); repeats are cached
+    from . import fast, handlers
+
+    # the blog's two models convert in the background, in the modes the Model tab ticks by default, then render
+    # once (JX_PREWARM=0: off); repeats are cached
+    thread = ir_cache.prewarm(mode=fast.DEFAULT_MODES)
+    if thread is not None:
+        fast.warm(ir_cache.PREWARM_MODELS[:1], handlers.ui_convert)  # ResNet-18 renders as soon as it is converted
     return demo.launch(**opts)

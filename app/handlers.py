@@ -25,7 +25,7 @@ from jit_explorer.entry_choice import choose_entry
 from jit_explorer.errors import JitExplorerError, SnippetError
 from jit_explorer.modes import REGISTRY, parse_modes
 
-from . import render, share, spaces_shim
+from . import fast, render, share, spaces_shim
 from .learner import bench_with_verdicts, trace_caveats
 
 __all__ = [
@@ -205,8 +205,7 @@ def ui_convert(model: str, mode: Any, device: str, progress: gr.Progress = gr.Pr
     progress(1.0, desc="Rendering IR")
     src = zoo.source_text(model)
     source = render.source_html(src[1], report, anchor="msrc") if src else "<div class='jx-empty'>The model's source is not available.</div>"
-    return [render.notice_html(report), render.summary_html(report), *_panes(report), render.pitfalls_html(report),
-            render.warnings_html(report), source, report]
+    return fast.convert_outputs(report, source)  # a repeat is a lookup, not 3 MB of highlighting
 
 
 def ui_analyze(source: str, entry: str, inputs: str, mode: Any, progress: gr.Progress = gr.Progress(),

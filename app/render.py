@@ -180,12 +180,21 @@ def deprecation_line(said: str = "") -> str:
             "<code>torch.compile</code>, <code>torch.export</code> or ONNX.</div>")
 
 
-def error_html(report: dict[str, Any]) -> str:
-    """The message shown when the code could not be loaded or run at all."""
+def error_html(report: dict[str, Any], *, inputs: str = "") -> str:
+    """The message shown when the code could not be loaded or run at all.
+
+    A code that does not parse names no entry (the dropdown may still hold the previous code's); ``inputs``,
+    the Inputs box, is named when the inputs came from it."""
     err = report.get("error") or {}
     line = f" on line {err['line']}" if err.get("line") else ""
-    return (f"<div class='jx-failed'><b>Could not analyse {html.escape(report.get('entry') or 'the code')}{line}</b>"
-            f" ({html.escape(err.get('kind', 'error'))})<pre>{html.escape(err.get('message', ''))}</pre></div>")
+    whole = err.get("kind") in ("syntax", "source", "empty", "disabled") or not report.get("entry")
+    what = "your code" if whole else html.escape(report["entry"])
+    origin = ""
+    if err.get("kind") in ("inputs", "run", "build") and inputs.strip():
+        origin = (f"<div class='jx-note'>The inputs came from the Inputs box: <code>{html.escape(inputs.strip()[:200])}"
+                  "</code> (empty it to use the code's own <code>example_inputs()</code>).</div>")
+    return (f"<div class='jx-failed'><b>Could not analyse {what}{line}</b>"
+            f" ({html.escape(err.get('kind', 'error'))})<pre>{html.escape(err.get('message', ''))}</pre>{origin}</div>")
 
 
 def source_html(source: str, report: dict[str, Any], *, anchor: str = "src") -> str:

@@ -49,6 +49,7 @@ _FIELDS: dict[str, tuple[type, Any]] = {
     "bdevice": (str, "cpu"),
     "bmodes": (list, None),
     "bthreads": (int, 0),
+    "views": (str, ""),  # the IR sub-tab of each mode column: "trace:optimized,script:code" (app.subtabs)
 }
 
 
