@@ -1,6 +1,6 @@
 """Fair admission to the sandbox: a quick paste does not wait behind another client's long runs.
 
-The sandbox runs ``max_running`` requests at once (memory bound: two on a 2-vCPU Space). First come,
+The sandbox runs ``max_running`` requests at once (memory bound: three on a 16 GB Space). First come,
 first served, two clients looping 30-second runs held both slots and a one-second paste waited
 behind them (p95 10.7 s). :class:`FairGate` admits requests by client instead:
 

@@ -153,16 +153,23 @@ def test_hostile_code_is_contained(client: object, path: Path) -> None:
 
 
 def test_concurrent_pastes_do_not_block_each_other(client: object) -> None:
-    """A hanging paste holds one slot; benign pastes keep flowing through the other."""
+    """One visitor's hanging paste holds one slot; another visitor's benign pastes keep flowing through the others.
+
+    Two clients (two Gradio sessions): the fair gate runs one paste at a time *per visitor*, so a visitor's own
+    second paste waits for their first, by design; another visitor's must not.
+    """
+    from gradio_client import Client
+
     hang = (HOSTILE[0].parent / "busy_loop_code.py").read_text()
+    other = Client(client.src, verbose=False)  # type: ignore[attr-defined]
     results: dict[str, object] = {}
 
-    def run(key: str, src: str, inputs: str = "") -> None:
+    def run(key: str, src: str, inputs: str = "", who: object = client) -> None:
         t = time.monotonic()
-        results[key] = (client.predict(src, "", inputs, "both", api_name="/analyze_code"),  # type: ignore[attr-defined]
+        results[key] = (who.predict(src, "", inputs, "both", api_name="/analyze_code"),  # type: ignore[attr-defined]
                         time.monotonic() - t)
 
-    hog = threading.Thread(target=run, args=("hang", hang))
+    hog = threading.Thread(target=run, args=("hang", hang, "", other))
     hog.start()
     time.sleep(0.5)
     for i in range(3):
