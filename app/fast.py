@@ -37,19 +37,21 @@ def _digest(report: dict[str, Any]) -> str:
 
 def convert_outputs(report: dict[str, Any], source_html: str) -> list[Any]:
     """The Model tab's outputs for ``report``: notice, summary, every pane, pitfalls, warnings, source, report."""
-    key = _digest(report) + hashlib.sha1(source_html.encode()).hexdigest()
+    # the notice (notes such as "answered from the cache", timings) is rendered each time; the rest is keyed
+    # by the report without it
+    key = _digest({k: v for k, v in report.items() if k != "notes"}) + hashlib.sha1(source_html.encode()).hexdigest()
     with _lock:
         hit = _rendered.get(key)
         if hit is not None:
             _rendered.move_to_end(key)
     if hit is None:
-        hit = [render.notice_html(report), render.summary_html(report), *render.all_panes(report),
-               render.pitfalls_html(report), render.warnings_html(report), source_html]
+        hit = [render.summary_html(report), *render.all_panes(report), render.pitfalls_html(report),
+               render.warnings_html(report), source_html]
         with _lock:
             _rendered[key] = hit
             while len(_rendered) > MAX_ENTRIES:
                 _rendered.popitem(last=False)
-    return [*hit, report]
+    return [render.notice_html(report), *hit, report]
 
 
 def warm(models: Sequence[str], ui_convert: Callable[..., list[Any]], *, after: threading.Thread | None = None,

@@ -299,3 +299,17 @@ def test_point13_cli_converts_your_own_file_with_an_entry(tmp_path: Path) -> Non
     assert cell.returncode == 0, cell.stderr
     assert "MyCell" in cell.stdout and "torch.tanh" in cell.stdout
     assert cli("convert", str(f), "--model", "resnet18").returncode == 2  # one of the two
+
+
+# ------------------------------------------------------------------ 14. warm start: the modes the page ticks, rendered once
+
+
+def test_point14_start_up_warms_the_modes_the_model_tab_ticks_and_repeats_are_lookups() -> None:
+    import app
+    from app import fast, handlers
+
+    picker = next(b for b in app.demo.blocks.values() if getattr(b, "elem_id", None) == "model-mode")
+    assert ",".join(picker.value) == fast.DEFAULT_MODES  # what ir_cache.prewarm converts at start-up
+    first = handlers.ui_convert("sign_branch", picker.value, "cpu", progress=lambda *a, **k: None)
+    again = handlers.ui_convert("sign_branch", picker.value, "cpu", progress=lambda *a, **k: None)
+    assert all(a is b for a, b in zip(first[1:-1], again[1:-1]))  # the rendered panes come from the cache
