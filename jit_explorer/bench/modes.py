@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..jit_scope import private_compilation_unit
 from .util import quiet, short_error
 
 __all__ = ["CPU_MODES", "CUDA_MODES", "ALL_MODES", "BUILDERS", "default_modes", "NotApplicable", "Ctx"]
@@ -72,7 +73,7 @@ def _build_eager(c: Ctx) -> Callable[[], Any]:
 
 
 def _trace(c: Ctx) -> torch.jit.ScriptModule:
-    with torch.no_grad(), quiet():
+    with torch.no_grad(), quiet(), private_compilation_unit():  # its types leave with the module (no leak)
         return torch.jit.trace(c.module, c.inputs, strict=False, check_trace=False)
 
 
@@ -81,14 +82,14 @@ def _build_trace(c: Ctx) -> Callable[[], Any]:
 
 
 def _build_script(c: Ctx) -> Callable[[], Any]:
-    with torch.no_grad(), quiet():
+    with torch.no_grad(), quiet(), private_compilation_unit():
         scripted = torch.jit.script(c.module)
     return _call(scripted, c.inputs)
 
 
 def _build_trace_freeze(c: Ctx) -> Callable[[], Any]:
     traced = _trace(c)
-    with torch.no_grad(), quiet():
+    with torch.no_grad(), quiet(), private_compilation_unit():
         frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
     return _call(frozen, c.inputs)
 
