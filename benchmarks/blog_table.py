@@ -92,13 +92,14 @@ def _fastest(rep: BenchReport) -> str:
     best = _row(rep, rep.fastest) if rep.fastest else None
     if best is None:
         return "n/a"
-    ci = f" [{best.speedup_ci95[0]:.2f}-{best.speedup_ci95[1]:.2f}]" if best.speedup_ci95 and best.mode != "eager" else ""
+    ci = (f" [{best.speedup_ci95[0]:.2f}-{best.speedup_ci95[1]:.2f}]"
+          if best.speedup_ci95 and best.mode != "eager" else "")
     return f"{best.mode}: {best.speedup_vs_eager:.2f}x{ci} ({best.median_ms:.3g} ms)"
 
 
 def machine_line(threads: int) -> str:
     cores = bench.usable_cores()
-    cpu = bench._cpu_name()
+    cpu = bench.machine.cpu_name()
     gpu = f"; GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "; no GPU"
     return (f"{cpu}, {cores} usable cores, benchmark threads {threads or cores}{gpu}; "
             f"Python {platform.python_version()}, torch {torch.__version__}")
@@ -114,7 +115,9 @@ def others_line(start: Any, end: Any) -> str:
     return f"{others:.2f} cores on average, hypervisor steal {steal:.2f} cores (from /proc/stat)"
 
 
-def why_lines(reports: dict[tuple[str, str], BenchReport], blog_runs: dict[tuple[str, str], tuple[float, float]]) -> list[str]:
+def why_lines(
+    reports: dict[tuple[str, str], BenchReport], blog_runs: dict[tuple[str, str], tuple[float, float]]
+) -> list[str]:
     """A few lines on why our figures differ from the blog's, with this run's numbers where they help."""
     lines = []
     tr = [(k, _row(r, "trace")) for k, r in reports.items()]
@@ -127,7 +130,8 @@ def why_lines(reports: dict[tuple[str, str], BenchReport], blog_runs: dict[tuple
         + (": " + "; ".join(firsts) + "." if firsts else ".")
     )
     if blog_runs:
-        parts = [f"{m} on {d}: eager {e:.3g} ms, trace {t:.3g} ms ({e / t:.2f}x)" for (m, d), (e, t) in blog_runs.items()]
+        parts = [f"{m} on {d}: eager {e:.3g} ms, trace {t:.3g} ms ({e / t:.2f}x)"
+                 for (m, d), (e, t) in blog_runs.items()]
         lines.append(
             f"**The blog's loop re-run here** (mean of {BLOG_CALLS} cold calls, grad mode on, default threads, "
             "no sync): " + "; ".join(parts) + ". Compare with the medians above: the loop's answer depends on "
@@ -172,11 +176,12 @@ def main(argv: list[str] | None = None) -> int:
         ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
 
     started = time.perf_counter()
-    cpu_start = bench._cpu_sample()
+    cpu_start = bench.machine.cpu_sample()
+    command = ["python", "benchmarks/blog_table.py", *(argv if argv is not None else sys.argv[1:])]
     head = [
         "# The founding blog's table, re-measured with JIT Explorer",
         "",
-        f"- Command: `{' '.join(shlex.quote(a) for a in ['python', 'benchmarks/blog_table.py', *(argv if argv is not None else sys.argv[1:])])}`",
+        f"- Command: `{' '.join(shlex.quote(a) for a in command)}`",
         f"- Date: {_dt.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
         f"- Machine: {machine_line(args.threads)}",
     ]
@@ -196,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                       for r in reports.values()})
     out = head + [f"- Weights: {', '.join(weights)} (latency does not depend on them)",
                   f"- Wall time of this run: {time.perf_counter() - started:.0f} s",
-                  f"- Other processes during the run: {others_line(cpu_start, bench._cpu_sample())}", ""]
+                  f"- Other processes during the run: {others_line(cpu_start, bench.machine.cpu_sample())}", ""]
     out += [
         "## TorchScript vs eager: the blog's figures beside ours",
         "",

@@ -159,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--url", default="", help="a running app (default: launch one)")
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--settle", type=float, default=20.0, help="seconds between the server answering and the first click")
+    ap.add_argument("--settle", type=float, default=20.0,
+                    help="seconds between the server answering and the first click")
     ap.add_argument("--startup", type=float, default=240.0)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -177,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2))
     else:
         for key, target in TARGETS_S.items():
-            print(f"{key:<17} {result[key]:6.2f} s  (target <= {target:g} s: {'met' if result['met'][key] else 'MISSED'})")
+            met = "met" if result["met"][key] else "MISSED"
+            print(f"{key:<17} {result[key]:6.2f} s  (target <= {target:g} s: {met})")
         print(f"repeats: {', '.join(f'{x:.2f}' for x in result['repeat_all'])} s; server answered after "
               f"{result['startup_s'] or 0:.1f} s; first click {args.settle:g} s later")
     return 0

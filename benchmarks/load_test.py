@@ -138,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         c = None
         while c is None:
             if server.poll() is not None or time.time() > deadline:
-                raise SystemExit(f"the server did not start: {server.stderr.read().decode()[-2000:] if server.stderr else ''}")
+                err = server.stderr.read().decode()[-2000:] if server.stderr else ""
+                raise SystemExit(f"the server did not start: {err}")
             try:
                 c = _client(url)
             except Exception:  # noqa: BLE001 - not up yet
@@ -216,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         a = results.get("alone", {}).get(name, {})
         u = results.get("under_load", {}).get(name, {})
         print(f"{name:26} {str(a.get('p50_s'))+' / '+str(a.get('p95_s')):>18} "
-              f"{str(u.get('answered'))+' / '+str(u.get('failed')):>21} {str(u.get('p50_s'))+' / '+str(u.get('p95_s')):>17}")
+              f"{str(u.get('answered'))+' / '+str(u.get('failed')):>21} "
+              f"{str(u.get('p50_s'))+' / '+str(u.get('p95_s')):>17}")
     print(f"server RSS {results.get('rss_before_mb')} MB -> {results.get('rss_after_mb')} MB; "
           f"orphans: {results['orphans'] or 'none'}; hung clients: {results.get('hung_clients')}")
     if results.get("errors"):

@@ -53,12 +53,14 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, no usage dump
-        raise UsageError(f"{message} (see `python -m {PROG} {self.prog.split()[-1] if ' ' in self.prog else ''} --help`)".replace("  ", " "))
+        sub = self.prog.split()[-1] if " " in self.prog else ""
+        raise UsageError(f"{message} (see `python -m {PROG} {sub} --help`)".replace("  ", " "))
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of the CLI."""
-    p = _Parser(prog=PROG, description="Inspect PyTorch's script mode: trace/script IR, tracing pitfalls, honest benchmarks.")
+    p = _Parser(prog=PROG,
+                description="Inspect PyTorch's script mode: trace/script IR, tracing pitfalls, honest benchmarks.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     z = sub.add_parser("zoo", help="list the model catalogue")
@@ -81,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("analyze", help="lint Python files for tracing pitfalls")
     a.add_argument("files", nargs="+", metavar="FILE")
     a.add_argument("--entry", default="", help="analyse only this function / nn.Module")
-    a.add_argument("--inputs", default="", help="inputs expression, e.g. 'torch.randn(2, 3)' (default: example_inputs())")
+    a.add_argument("--inputs", default="",
+                   help="inputs expression, e.g. 'torch.randn(2, 3)' (default: example_inputs())")
     a.add_argument("--mode", type=_mode_arg, default="both", help=MODE_HELP)
     a.add_argument("--json", action="store_true", help="print analysis objects as JSON (same as --format json)")
     a.add_argument("--format", choices=("text", "json", "sarif"), default=None,
@@ -142,7 +145,6 @@ def _print_pitfalls(file: str, pitfalls: Sequence[Any]) -> None:
 
 def _cmd_convert(args: argparse.Namespace) -> int:
     from .analysis import analyze_model
-
     from .modes import REGISTRY
 
     if bool(args.model) == bool(args.file):
@@ -195,7 +197,8 @@ def _convert_file(args: argparse.Namespace) -> Any:
         choice = choose_entry(text)
         entry, why = (choice.entry.name, choice.reason) if choice else ("", "")
     os.environ.setdefault("JX_SANDBOX_POOL", "1")
-    results = sandbox.analyze_source(text, entry=entry, inputs=args.inputs, mode=args.mode, filename=Path(args.file).name)
+    results = sandbox.analyze_source(text, entry=entry, inputs=args.inputs, mode=args.mode,
+                                     filename=Path(args.file).name)
     sandbox.shutdown()
     report = results[0].with_changes(file=args.file, notes=(why,) if why else ())
     if not report.ok:

@@ -8,8 +8,10 @@ text of its line, so a ``random.random()`` is not told about ``.eval()``.
 
 Example::
 
-    >>> specific_fix("nondeterministic", "    if random.random() < 0.5:", "use torch's RNG ...; call .eval()")
-    "draw the number with torch's RNG (`torch.rand(())`: the trace records an op and it stays random) or pass it in as an input"
+    >>> fix = specific_fix("nondeterministic", "    if random.random() < 0.5:", "use torch's RNG ...; call .eval()")
+    >>> print(fix.replace(") or", ")\\nor"))
+    draw the number with torch's RNG (`torch.rand(())`: the trace records an op and it stays random)
+    or pass it in as an input
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ def specific_fix(kind: str, line_text: str, fix: str) -> str:
 
 
 def specific_fixes(pitfalls: Iterable[Any], source: str | None) -> tuple[Any, ...]:
-    """``pitfalls`` (frozen dataclasses with ``kind``, ``line``, ``fix``) with fixes fitted to their line's construct."""
+    """``pitfalls`` (frozen dataclasses with ``kind``, ``line``, ``fix``) with fixes fitted to their line's
+    construct."""
     lines = (source or "").splitlines()
     out = []
     for p in pitfalls:

@@ -102,7 +102,8 @@ class TorchScriptIRLexer(RegexLexer):
             (r"\breturn\b", Keyword),
             (r"->", Keyword),
             (r"\b(block\d+)(\s*)(\()", bygroups(Name.Label, Whitespace, Punctuation)),
-            (r"(" + _VALUE + r")(\s*)(:)(?!:)([ \t]*)", bygroups(Name.Variable, Whitespace, Punctuation, Whitespace), "type"),
+            (r"(" + _VALUE + r")(\s*)(:)(?!:)([ \t]*)",
+             bygroups(Name.Variable, Whitespace, Punctuation, Whitespace), "type"),
             (_VALUE, Name.Variable),
             (r"(,)(\s*)(scope)(:)([ \t]*)([^\s#]+)",
              bygroups(Punctuation, Whitespace, Keyword, Punctuation, Whitespace, Name.Namespace)),
@@ -444,7 +445,9 @@ def css(*, light_style: str = LIGHT_STYLE, dark_style: str = DARK_STYLE, max_hei
 }}
 .jx-code .jx-line.jx-note {{ color: {light['note']}; font-style: italic; }}
 .dark .jx-code {{ background: {dark['bg']}; color: {dark['fg']}; border-color: {dark['border']}; }}
-.dark .jx-code .jx-line::before {{ color: {dark['gutter']}; background: {dark['bg']}; border-right-color: {dark['border']}; }}
+.dark .jx-code .jx-line::before {{
+  color: {dark['gutter']}; background: {dark['bg']}; border-right-color: {dark['border']};
+}}
 .dark .jx-code .jx-line.jx-mark {{ background: {dark['mark']}; }}
 .dark .jx-code .jx-line.jx-mark::before {{
   background: linear-gradient({dark['mark']}, {dark['mark']}), {dark['bg']};

@@ -33,7 +33,8 @@ __all__ = ["CacheKey", "key_for", "lookup", "store", "get_or_convert", "prewarm"
 
 PREWARM_MODELS: tuple[str, ...] = ("resnet18", "bert-base-uncased")
 """The founding blog's two models, converted at app start-up."""
-CACHED_NOTE = "Cached: this conversion was made earlier in this server process (same model, modes, device and torch {version}); it never changes for those."
+CACHED_NOTE = ("Cached: this conversion was made earlier in this server process (same model, modes, device and torch "
+               "{version}); it never changes for those.")
 _MAX_ENTRIES = 64
 _log = logging.getLogger("jit_explorer.ir_cache")
 
@@ -59,7 +60,8 @@ def key_for(model: str, *, mode: str, device: str, inductor: bool = False) -> Ca
 
     Example::
 
-        >>> key_for("resnet18", mode="script, trace", device="cpu") == key_for("resnet18", mode="trace,script", device="cpu")
+        >>> a = key_for("resnet18", mode="script, trace", device="cpu")
+        >>> a == key_for("resnet18", mode="trace,script", device="cpu")
         True
     """
     parts = sorted({p.strip().lower() for p in str(mode).split(",") if p.strip()})

@@ -13,7 +13,8 @@ one-line explanation.
 
 Example::
 
-    >>> before = "graph(%x.1 : Tensor):\\n  %2 : Tensor = aten::relu(%x.1) # a.py:3:8\\n  %3 : Tensor = aten::relu(%x.1)\\n  return (%2)\\n"
+    >>> before = ("graph(%x.1 : Tensor):\\n  %2 : Tensor = aten::relu(%x.1) # a.py:3:8\\n"
+    ...           "  %3 : Tensor = aten::relu(%x.1)\\n  return (%2)\\n")
     >>> after = "graph(%x.1 : Tensor):\\n  %5 : Tensor = aten::relu(%x.1)\\n  return (%5)\\n"
     >>> d = diff_ir(before, after)
     >>> [(c.kind, c.op, c.before, c.after) for c in d.changes]
@@ -267,18 +268,23 @@ def _classify(before: Sequence[_Line], after: Sequence[_Line], labels: tuple[str
         grew = na > nb
         if kind in _GROUPS and grew:
             inside = _fmt_counts(groups.get(kind, Counter()))
+            how = (" (autograd sees one op; its backward is generated)." if kind == "prim::DifferentiableGraph"
+                   else " compiled together.")
             text = (f"{na - nb} {kind} group{'s' * (na - nb != 1)} in {a_label}: the optimizer moved "
-                    f"{inside or 'nodes'} into one unit" + (" (autograd sees one op; its backward is generated)."
-                                                            if kind == "prim::DifferentiableGraph" else " compiled together."))
+                    f"{inside or 'nodes'} into one unit" + how)
             changes.append(Change("fused", kind, nb, na, text, where))
         elif kind in _GUARDS and grew:
-            changes.append(Change("guard", kind, nb, na, f"{kind} inserted in {a_label}: it checks the inputs against what "
+            changes.append(Change("guard", kind, nb, na,
+                                  f"{kind} inserted in {a_label}: it checks the inputs against what "
                                   "profiling saw; if they differ, the unoptimized fallback runs.", where))
         elif kind in _PROFILING:
-            changes.append(Change("profiling", kind, nb, na, f"{kind}: the profiling executor records shapes, dtypes "
-                                  f"and devices here during the first runs ({nb} in {b_label}, {na} in {a_label}).", where))
+            changes.append(Change("profiling", kind, nb, na,
+                                  f"{kind}: the profiling executor records shapes, dtypes "
+                                  f"and devices here during the first runs ({nb} in {b_label}, {na} in {a_label}).",
+                                  where))
         elif kind in _BAILOUTS:
-            changes.append(Change("bailout", kind, nb, na, f"{kind}: leaves optimized code for the unoptimized graph when "
+            changes.append(Change("bailout", kind, nb, na,
+                                  f"{kind}: leaves optimized code for the unoptimized graph when "
                                   f"a profiled type does not hold ({nb} in {b_label}, {na} in {a_label}).", where))
         elif kind in _CALLS and not grew:
             changes.append(Change("inlined", kind, nb, na, f"{nb - na} {kind} call{'s' * (nb - na != 1)} of {b_label} "
@@ -287,7 +293,8 @@ def _classify(before: Sequence[_Line], after: Sequence[_Line], labels: tuple[str
             verb = "more" if grew else "fewer"
             why = ("values computed at compile time became constants" if grew
                    else "duplicate constants were merged (constant pooling) and unused ones removed")
-            changes.append(Change("folded-constant", kind, nb, na, f"{abs(na - nb)} constant{'s' * (abs(na - nb) != 1)} "
+            changes.append(Change("folded-constant", kind, nb, na,
+                                  f"{abs(na - nb)} constant{'s' * (abs(na - nb) != 1)} "
                                   f"{verb} in {a_label}: {why}.", where))
         elif kind in _CONTROL and not grew:
             changes.append(Change("removed", kind, nb, na, f"{kind} ×{nb - na} only in {b_label}: the control flow is "
@@ -298,7 +305,8 @@ def _classify(before: Sequence[_Line], after: Sequence[_Line], labels: tuple[str
                                   f"({na - nb} added).", where))
         else:
             changes.append(Change("removed", kind, nb, na, f"{kind}: {nb} in {b_label}, {na} in {a_label} "
-                                  f"({nb - na} removed: dead code, peephole rewrites or folded into other nodes).", where))
+                                  f"({nb - na} removed: dead code, peephole rewrites or folded into other nodes).",
+                                  where))
     new_consts = _constant_values(after) - _constant_values(before)
     if new_consts and not any(c.kind == "folded-constant" and c.after > c.before for c in changes):
         lines = tuple(ln.number for ln in after if any(v in ln.text for v in new_consts))
@@ -308,7 +316,8 @@ def _classify(before: Sequence[_Line], after: Sequence[_Line], labels: tuple[str
                               "at compile time (constant propagation) or frozen by the trace.", lines))
     count, lines_spec = specialized
     if count:
-        changes.append(Change("specialized", "", 0, count, f"{count} value type{'s' * (count != 1)} differ in {a_label}: "
+        changes.append(Change("specialized", "", 0, count,
+                              f"{count} value type{'s' * (count != 1)} differ in {a_label}: "
                               "concrete shapes, strides, dtypes or requires_grad recorded by profiling or tracing.",
                               tuple(lines_spec)))
     order = {k: i for i, k in enumerate(CHANGE_KINDS)}

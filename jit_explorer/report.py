@@ -8,8 +8,8 @@ across a process boundary as JSON).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 __all__ = [

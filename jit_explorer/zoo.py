@@ -21,9 +21,10 @@ import functools
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -87,7 +88,8 @@ class LoadedModel:
 
 def offline() -> bool:
     """True when no hub may be contacted (an env var says so)."""
-    return any(os.environ.get(v, "") not in ("", "0") for v in ("JIT_EXPLORER_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(os.environ.get(v, "") not in ("", "0")
+               for v in ("JIT_EXPLORER_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
 def _hub_reachable(host: str) -> bool:
@@ -181,7 +183,8 @@ def _gpt2(allow_download: bool) -> tuple[nn.Module, str]:
 
     hf_logging.set_verbosity_error()
     try:
-        return GPT2Model.from_pretrained("gpt2", local_files_only=True, return_dict=False, use_cache=False), "pretrained"
+        model = GPT2Model.from_pretrained("gpt2", local_files_only=True, return_dict=False, use_cache=False)
+        return model, "pretrained"
     except Exception:
         pass
     torch.manual_seed(0)
@@ -198,7 +201,7 @@ def _bert_tokens() -> tuple[list[int], list[int]]:
 
     tok = BertTokenizer(vocab=str(BERT_VOCAB), do_lower_case=True)  # transformers 5: `vocab`, not `vocab_file`
     words = tok.tokenize(BERT_SENTENCE)
-    ids = tok.convert_tokens_to_ids(words)
+    ids = cast(list[int], tok.convert_tokens_to_ids(words))  # a list of tokens gives a list of ids
     sep = words.index("[SEP]")
     segments = [0] * (sep + 1) + [1] * (len(words) - sep - 1)
     return ids, segments
@@ -351,7 +354,7 @@ def spec(name: str) -> ModelSpec:
         raise UnknownModelError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}") from None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_cached(name: str, allow_download: bool) -> LoadedModel:
     s = spec(name)
     module, weights = s._build(allow_download)

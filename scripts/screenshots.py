@@ -85,7 +85,8 @@ def paste(browser: Any, url: str, *, dark: bool = False) -> None:
     page.click("#ex-loop_over_rows")
     page.locator("#paste-source .jx-mark").first.wait_for(timeout=LONG)
     if dark:
-        page.evaluate("window.scrollTo(0, document.querySelector('#paste-pitfalls').getBoundingClientRect().top + window.scrollY - 20)")
+        page.evaluate("window.scrollTo(0, document.querySelector('#paste-pitfalls').getBoundingClientRect().top"
+                      " + window.scrollY - 20)")
     _shot(page, "paste-pitfall-dark.png" if dark else "paste-pitfall.png")
     page.close()
 
@@ -108,7 +109,8 @@ def benchmark(browser: Any, url: str, *, model_name: str, modes: list[str], budg
     budget_box.press("Enter")
     page.click("#bench-btn")
     page.locator("#bench-table table").wait_for(timeout=LONG)
-    page.evaluate("window.scrollTo(0, document.querySelector('#bench-modes').getBoundingClientRect().top + window.scrollY - 10)")
+    page.evaluate("window.scrollTo(0, document.querySelector('#bench-modes').getBoundingClientRect().top"
+                  " + window.scrollY - 10)")
     _shot(page, "benchmark.png")
     page.close()
 

@@ -23,7 +23,8 @@ def test_source_analysis_in_process(tmp_path: Path) -> None:
 
 
 def test_source_errors_are_analyses_not_exceptions(tmp_path: Path) -> None:
-    (a,) = analyze_source_here("import torch\nraise ValueError('boom')\ndef f(x):\n    return x\n", workdir=tmp_path, inputs="torch.ones(1)")
+    (a,) = analyze_source_here("import torch\nraise ValueError('boom')\ndef f(x):\n    return x\n", workdir=tmp_path,
+                               inputs="torch.ones(1)")
     assert not a.ok and a.error.kind == "import" and a.error.line == 2 and "boom" in a.error.message
     (b,) = analyze_source_here("def f(x):\n    return x.nope()\n", workdir=tmp_path, inputs="torch.ones(1)")
     assert not b.ok and b.error.kind == "run" and b.error.line == 2

@@ -59,7 +59,8 @@ def test_api_endpoints_through_gradio_client(app_url: str) -> None:
     a = client.predict(BRANCHY, "", "torch.ones(2)", "both", api_name="/analyze_code")
     assert a["ok"] and a["entry"] == "f"
     assert any(p["kind"] == "tensor-to-bool" and p["line"] == 5 for p in a["pitfalls"])
-    a = client.predict(source=BRANCHY + "\n\ndef example_inputs():\n    return (torch.ones(2),)\n", api_name="/analyze_code")
+    a = client.predict(source=BRANCHY + "\n\ndef example_inputs():\n    return (torch.ones(2),)\n",
+                       api_name="/analyze_code")
     assert a["ok"]
     bad = client.predict("def f(:\n", api_name="/analyze_code")
     assert not bad["ok"] and bad["error"]["line"] == 1

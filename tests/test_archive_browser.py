@@ -1,4 +1,5 @@
-"""The "Open a .pt" tab in a real browser (Debian chromium driven by playwright), and /inspect_archive via gradio_client.
+"""The "Open a .pt" tab in a real browser (Debian chromium driven by playwright), and /inspect_archive via
+gradio_client.
 
 A scripted module with a data-dependent branch is uploaded: the tab shows its methods, the
 highlighted graph with the ``prim::If``, and the migration with ``torch.cond`` and parity. A
@@ -13,7 +14,6 @@ from typing import Any
 
 import pytest
 import torch
-
 from test_browser import LONG, SHOTS, browser, context, open_app  # noqa: F401 - fixtures and helpers of the suite
 
 pytestmark = pytest.mark.browser
@@ -42,14 +42,14 @@ def gate_pt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _open_tab(context: Any, app_url: str) -> Any:
-    page = open_app(context, app_url)
+def _open_tab(ctx: Any, app_url: str) -> Any:
+    page = open_app(ctx, app_url)
     page.get_by_role("tab", name="Open a .pt").click()
     page.locator("#archive-file").wait_for(state="visible")
     return page
 
 
-def test_open_a_pt_shows_methods_graph_and_migration(context: Any, app_url: str, gate_pt: Path) -> None:
+def test_open_a_pt_shows_methods_graph_and_migration(context: Any, app_url: str, gate_pt: Path) -> None:  # noqa: F811
     page = _open_tab(context, app_url)
     page.locator("#archive-file input[type=file]").set_input_files(str(gate_pt))
     page.locator("#archive-summary").wait_for(timeout=LONG)
@@ -82,7 +82,7 @@ def test_open_a_pt_shows_methods_graph_and_migration(context: Any, app_url: str,
     assert "AOTIModelPackageLoader" in page.locator("#archive-aoti-snippet").inner_text()
 
 
-def test_a_checkpoint_is_refused_in_one_sentence(context: Any, app_url: str, tmp_path: Path) -> None:
+def test_a_checkpoint_is_refused_in_one_sentence(context: Any, app_url: str, tmp_path: Path) -> None:  # noqa: F811
     path = tmp_path / "weights.pt"
     torch.save({"fc.weight": torch.ones(4, 8)}, path)
     page = _open_tab(context, app_url)

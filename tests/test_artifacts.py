@@ -46,7 +46,8 @@ def test_concurrent_requests_build_once(tmp_path: Path) -> None:
         path.write_bytes(b"1")
 
     out: list[Path] = []
-    threads = [threading.Thread(target=lambda: out.append(store.artifact_for("k", slow, name="f.pt"))) for _ in range(4)]
+    threads = [threading.Thread(target=lambda: out.append(store.artifact_for("k", slow, name="f.pt")))
+               for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:

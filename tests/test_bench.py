@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from jit_explorer import bench
+from jit_explorer.bench.util import short_error
 from jit_explorer.errors import InputError, UnknownModelError
 from jit_explorer.report import BenchReport, BenchResult
 
@@ -213,7 +214,7 @@ def test_wrong_output_is_flagged_and_never_praised(monkeypatch: pytest.MonkeyPat
     def wrong_trace(c: Any) -> Callable[[], Any]:
         return lambda: model(*inputs) + 1.0
 
-    monkeypatch.setitem(bench._BUILDERS, "trace", wrong_trace)
+    monkeypatch.setitem(bench.modes.BUILDERS, "trace", wrong_trace)
     times = {"eager": [0.002], "trace": [0.001], "script": [0.0015]}
     rep = bench.benchmark_module(model, inputs, name="tiny", modes=["eager", "trace", "script"], threads=1,
                                  budget_s=1.0, timer_factory=fake_factory(times, []))
@@ -330,7 +331,7 @@ def test_a_mode_that_raises_is_a_failed_row_and_the_others_go_on(monkeypatch: py
     def broken(c: Any) -> Callable[[], Any]:
         raise RuntimeError("boom: the converter broke\n  File \"x.py\", line 3\nmore detail")
 
-    monkeypatch.setitem(bench._BUILDERS, "trace", broken)
+    monkeypatch.setitem(bench.modes.BUILDERS, "trace", broken)
     model, inputs = tiny()
     times = {"eager": [0.002], "script": [0.001]}
     rep = bench.benchmark_module(model, inputs, name="tiny", modes=["eager", "trace", "script"], threads=1,
@@ -493,7 +494,8 @@ def test_measured_peak_is_the_best_gemm_and_is_cached_per_device_and_threads(mon
     bench.measure_peak_gflops("cpu", 2, gemm_timer=fake_gemm_timer)
     assert len(calls) == n_calls
     calls.clear()
-    assert bench.measure_peak_gflops("cpu", 1, refresh=True, gemm_timer=fake_gemm_timer).gflops == pytest.approx(best, abs=0.05)
+    peak = bench.measure_peak_gflops("cpu", 1, refresh=True, gemm_timer=fake_gemm_timer)
+    assert peak.gflops == pytest.approx(best, abs=0.05)
 
 
 def test_measured_peak_of_a_failing_gemm_is_none_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -667,7 +669,8 @@ def test_aot_inductor_packages_a_pt2_and_pays_it_in_the_first_call(monkeypatch: 
     monkeypatch.setattr(_inductor, "aoti_load_package", fake_load)
     model, inputs = tiny()
     rep = bench.benchmark_module(model, inputs, name="tiny", modes=["eager", "aot-inductor"], threads=1,
-                                 budget_s=1.0, timer_factory=fake_factory({"eager": [0.002], "aot-inductor": [0.001]}, []))
+                                 budget_s=1.0,
+                                 timer_factory=fake_factory({"eager": [0.002], "aot-inductor": [0.001]}, []))
     row = rep.results[1]
     assert row.mode == "aot-inductor" and row.ok and row.correct, row.error
     assert row.first_call_ms >= 200
@@ -704,8 +707,8 @@ def test_cuda_times_synchronised_calls_and_uses_the_allocator_peak(fake_cuda: li
     made: list[FakeTimer] = []
     rep = bench.benchmark_module(model, inputs, name="tiny", device="cuda", modes=["eager", "trace", "onnxruntime"],
                                  threads=1, budget_s=1.0,
-                                 timer_factory=fake_factory({"eager": [0.002], "trace": [0.001], "onnxruntime": [0.001]},
-                                                            [], made))
+                                 timer_factory=fake_factory(
+                                     {"eager": [0.002], "trace": [0.001], "onnxruntime": [0.001]}, [], made))
     assert rep.device == "cuda:0" or rep.device == "cuda"
     assert rep.device_name == "NVIDIA A10G" and rep.peak_estimate_gflops == pytest.approx(31200.0)
     rows = {r.mode: r for r in rep.results}
@@ -716,7 +719,8 @@ def test_cuda_times_synchronised_calls_and_uses_the_allocator_peak(fake_cuda: li
         fake_cuda.clear()
         t.stmt()
         assert fake_cuda == ["sync"], t.label
-    assert any(n.startswith("CUDA: NVIDIA A10G; every timed call ends with torch.cuda.synchronize()") for n in rep.notes)
+    assert any(n.startswith("CUDA: NVIDIA A10G; every timed call ends with torch.cuda.synchronize()")
+               for n in rep.notes)
     assert any("max_memory_allocated" in n for n in rep.notes)
     if rows["onnxruntime"].ok:  # only where an onnxruntime with a CUDA provider exists: outside torch's allocator
         assert rows["onnxruntime"].peak_mem_mb is None
@@ -751,27 +755,28 @@ def test_to_markdown() -> None:
     assert ("| mode | median ms | 95% CI ms | p90 ms | IQR ms | runs | first call ms | speedup vs eager [95% CI] "
             "| peak mem MB |") in md
     assert "| eager | 40 | 39.5-40.5 | 42 | 1.5 | 100 | 900 | 1.00x | 12.5 | 45.5 | 30.3 | 0 |" in md
-    assert "| **trace+freeze** | 30 | 29.8-30.2 | 31 | 0.5 | 120 | 2000 | 1.33x [1.30-1.36] | n/a | 60.7 | 40.4 | 4.8e-06 |" in md
+    assert ("| **trace+freeze** | 30 | 29.8-30.2 | 31 | 0.5 | 120 | 2000 | 1.33x [1.30-1.36] | n/a | 60.7 | 40.4 "
+            "| 4.8e-06 |") in md
     assert "| script | failed: OSError: a \\| b |" in md
     assert "- threads: 2" in md and "peak 150 GFLOP/s measured (estimate 120)" in md
 
 
 def test_busy_note_counts_other_processes_not_ourselves() -> None:
-    start = bench._CpuSample(busy_s=100.0, steal_s=0.0, own_s=10.0, wall_s=1000.0)
+    start = bench.machine.CpuSample(busy_s=100.0, steal_s=0.0, own_s=10.0, wall_s=1000.0)
     # 10 s of wall time, 20 busy CPU seconds machine-wide, all of them ours: quiet
-    quiet = bench._CpuSample(busy_s=120.0, steal_s=0.0, own_s=30.0, wall_s=1010.0)
-    assert bench._busy_note(start, quiet, cores=2) is None
+    quiet = bench.machine.CpuSample(busy_s=120.0, steal_s=0.0, own_s=30.0, wall_s=1010.0)
+    assert bench.machine.busy_note(start, quiet, cores=2) is None
     # 15 of the 20 busy seconds belong to someone else: 1.5 cores on average
-    busy = bench._CpuSample(busy_s=120.0, steal_s=0.0, own_s=15.0, wall_s=1010.0)
-    note = bench._busy_note(start, busy, cores=2)
+    busy = bench.machine.CpuSample(busy_s=120.0, steal_s=0.0, own_s=15.0, wall_s=1010.0)
+    note = bench.machine.busy_note(start, busy, cores=2)
     assert note is not None and "other processes used 1.5 of 2 cores" in note
-    stolen = bench._CpuSample(busy_s=120.0, steal_s=5.0, own_s=30.0, wall_s=1010.0)
-    assert "steal" in (bench._busy_note(start, stolen, cores=2) or "")
-    assert bench._busy_note(None, quiet, cores=2) is None
+    stolen = bench.machine.CpuSample(busy_s=120.0, steal_s=5.0, own_s=30.0, wall_s=1010.0)
+    assert "steal" in (bench.machine.busy_note(start, stolen, cores=2) or "")
+    assert bench.machine.busy_note(None, quiet, cores=2) is None
 
 
 def test_short_error_is_one_line_without_addresses() -> None:
     e = OSError("Failed to get source for <function f at 0x7fd8150d8360> using inspect.getsource\nmore")
-    assert bench._short_error(e) == "OSError: Failed to get source for <function f> using inspect.getsource"
+    assert short_error(e) == "OSError: Failed to get source for <function f> using inspect.getsource"
     long = RuntimeError("x" * 1000)
-    assert len(bench._short_error(long)) <= 240
+    assert len(short_error(long)) <= 240

@@ -69,7 +69,8 @@ def test_analyze_lints_like_a_linter(tmp_path: Path) -> None:
     bad.write_text("import torch\n\n\ndef f(x):\n    if x.sum() > 0:\n        return x + 1\n    return x\n\n\n"
                    "def example_inputs():\n    return (torch.ones(3),)\n")
     clean = tmp_path / "clean.py"
-    clean.write_text("import torch\n\n\ndef g(x):\n    return torch.relu(x) * 2\n\n\ndef example_inputs():\n    return (torch.ones(3),)\n")
+    clean.write_text("import torch\n\n\ndef g(x):\n    return torch.relu(x) * 2\n\n\n"
+                     "def example_inputs():\n    return (torch.ones(3),)\n")
     p = run("analyze", str(bad), str(clean))
     assert p.returncode == 0
     assert f"{bad}:5: error tensor-to-bool [trace]:" in p.stdout  # proven by divergence: an error

@@ -1,4 +1,5 @@
-"""Fair admission to the sandbox (jit_explorer/fairness.py): order and slots, with a fake clock and events, no timing."""
+"""Fair admission to the sandbox (jit_explorer/fairness.py): order and slots, with a fake clock and events, no
+timing."""
 
 from __future__ import annotations
 

@@ -148,7 +148,9 @@ def test_optimizer_diff_html_from_a_mode_result(grad_views: dict[str, str]) -> N
     same = {"ok": True, "views": {"graph": "graph(%x : Tensor):\n  return (%x)\n",
                                   "optimized": "graph(%y : Tensor):\n  return (%y)\n"}}
     assert "No change" in optimizer_diff_html(same)
-    report = {"trace": {"ok": True, "views": {"graph": "graph(%x : Tensor):\n  %1 : Tensor = aten::relu(%x)\n  return (%1)\n"}},
-              "script": {"ok": True, "graph": "graph(%x : Tensor):\n  %1 : Tensor = aten::sigmoid(%x)\n  return (%1)\n"}}
+    report = {"trace": {"ok": True,
+                        "views": {"graph": "graph(%x : Tensor):\n  %1 : Tensor = aten::relu(%x)\n  return (%1)\n"}},
+              "script": {"ok": True,
+                         "graph": "graph(%x : Tensor):\n  %1 : Tensor = aten::sigmoid(%x)\n  return (%1)\n"}}
     ts = trace_script_diff_html(report)
     assert "jx-del" in ts and "jx-add" in ts and "aten::sigmoid" in ts

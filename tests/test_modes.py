@@ -110,7 +110,7 @@ def block_analysis(tmp_path_factory: pytest.TempPathFactory) -> Analysis:
 
 def _lines_of(result_dict: dict, view: str, needle: str) -> set[int | None]:
     text, lines = result_dict["views"][view], result_dict["source_lines"][view]
-    return {ln for t, ln in zip(text.split("\n"), lines) if needle in t}
+    return {ln for t, ln in zip(text.split("\n"), lines, strict=True) if needle in t}
 
 
 def test_every_view_has_one_source_line_per_line(block_analysis: Analysis) -> None:
@@ -163,7 +163,8 @@ def test_a_mode_that_fails_does_not_hide_the_others(tmp_path: Path) -> None:
     assert a.export is not None and not a.export.ok and a.export.error is not None and a.export.error.line == 4
     assert a.compile is not None and a.compile.ok and a.compile.extra["graph_break_count"] == 1
     assert a.script is not None and a.script.ok and a.trace is None
-    assert {(p.kind, p.mode, p.line) for p in a.pitfalls} >= {("tensor-to-bool", "export", 4), ("graph-break", "compile", 4)}
+    assert {(p.kind, p.mode, p.line) for p in a.pitfalls} >= {("tensor-to-bool", "export", 4),
+                                                              ("graph-break", "compile", 4)}
     assert "f.py:4" in a.compile.views["breaks"] and "GB0170" in a.compile.views["breaks"]
 
 

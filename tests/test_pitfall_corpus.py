@@ -74,7 +74,7 @@ def corpus() -> Iterator[tuple[dict[Path, list[Analysis]], float]]:
                                   ALL_FILES))
         elapsed = time.perf_counter() - start
         sandbox.shutdown()
-    yield dict(zip(ALL_FILES, results)), elapsed
+    yield dict(zip(ALL_FILES, results, strict=True)), elapsed
 
 
 def test_corpus_shape() -> None:
@@ -118,7 +118,9 @@ def test_pitfall_records_are_well_formed(corpus: tuple[dict[Path, list[Analysis]
                 assert p.line is None or 1 <= p.line <= len(path.read_text().splitlines()), where
 
 
-def test_several_pitfalls_are_found_without_any_tracer_warning(corpus: tuple[dict[Path, list[Analysis]], float]) -> None:
+def test_several_pitfalls_are_found_without_any_tracer_warning(
+    corpus: tuple[dict[Path, list[Analysis]], float],
+) -> None:
     quiet = []
     for path in PITFALL_FILES:
         exp = set(expectations(path))

@@ -38,7 +38,9 @@ def analyze(tmp_path: Path, source: str, *, inputs: str = "", mode: str = "both"
     return results[0]
 
 
-def context(tmp_path: Path, source: str, *, inputs: tuple[Any, ...], entry: str, mode: str = "both") -> pitfalls.Context:
+def context(
+    tmp_path: Path, source: str, *, inputs: tuple[Any, ...], entry: str, mode: str = "both"
+) -> pitfalls.Context:
     """A pitfall :class:`Context` for ``entry`` of ``source``, loaded from a real file."""
     text = _src(source)
     module, path = snippet.load_module(text, tmp_path)
@@ -471,7 +473,7 @@ def test_analyze_callable_in_process_without_source(tmp_path: Path) -> None:
     assert all(p.message and p.fix for p in a.pitfalls)
 
 
-# --------------------------------------------------------------------------- inputs of any structure, escapes, grad mode
+# ------------------------------------------------------------------- inputs of any structure, escapes, grad mode
 
 
 def test_pytree_inputs_are_cloned_varied_and_rebuilt_with_their_types() -> None:

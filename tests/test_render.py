@@ -22,8 +22,10 @@ def _row(mode: str, median: float, *, ok: bool = True, error: str | None = None,
 
 REPORT = {
     "model": "resnet18", "device": "cpu", "device_name": "Test CPU", "threads": 2, "torch_version": "2.14.1",
-    "batch": 1, "input": "image batch 1x3x224x224 float32", "peak_gflops": 150.0, "peak_estimate_gflops": 120.0, "fastest": "trace",
-    "notes": ["threads: 2", "compile is fast but WRONG: max_abs_diff=0.5 > tolerance 0.001; its 2.00x must not be read as a win",
+    "batch": 1, "input": "image batch 1x3x224x224 float32", "peak_gflops": 150.0, "peak_estimate_gflops": 120.0,
+    "fastest": "trace",
+    "notes": ["threads: 2",
+              "compile is fast but WRONG: max_abs_diff=0.5 > tolerance 0.001; its 2.00x must not be read as a win",
               "<script>alert(1)</script>"],
     "results": [
         _row("eager", 10.0),
@@ -96,7 +98,8 @@ def test_share_token_round_trips_and_is_compact() -> None:
     assert len(share.encode({"tab": "model", "model": "resnet18"})) < 40  # defaults are left out
 
 
-@pytest.mark.parametrize("token", ["", "not base64 !!", "AAAA", base64.urlsafe_b64encode(zlib.compress(b"[1,2]")).decode(),
+@pytest.mark.parametrize("token", ["", "not base64 !!", "AAAA",
+                                   base64.urlsafe_b64encode(zlib.compress(b"[1,2]")).decode(),
                                    "x" * (share.MAX_TOKEN_CHARS + 1)])
 def test_share_decode_rejects_garbage(token: str) -> None:
     assert share.decode(token) is None

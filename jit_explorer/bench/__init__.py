@@ -23,16 +23,12 @@ from __future__ import annotations
 
 from . import machine, memory, modes, render, runner, stats, verdicts
 from .machine import (
-    CpuSample as _CpuSample,
     PeakMeasurement,
-    busy_note as _busy_note,
-    cpu_name as _cpu_name,
-    cpu_sample as _cpu_sample,
     estimate_peak_gflops,
     measure_peak_gflops,
     usable_cores,
 )
-from .modes import ALL_MODES, BUILDERS as _BUILDERS, CPU_MODES, CUDA_MODES, default_modes
+from .modes import ALL_MODES, CPU_MODES, CUDA_MODES, default_modes
 from .render import to_markdown
 from .runner import (
     DEFAULT_BUDGET_S,
@@ -45,7 +41,6 @@ from .runner import (
     benchmark_module,
 )
 from .stats import median_ci_ms, percentile, summarize
-from .util import short_error as _short_error
 from .verdicts import fastest_mode
 
 __all__ = [

@@ -253,7 +253,8 @@ def estimate_peak_gflops(device: str, threads: int) -> tuple[float | None, str]:
         for key in sorted(_GPU_FP32_TFLOPS, key=len, reverse=True):
             if key.lower() in name.lower():
                 tf = _GPU_FP32_TFLOPS[key]
-                return tf * 1e3, f"estimate: {name} FP32 data-sheet peak {tf:g} TFLOP/s (table of known GPUs; TF32/tensor cores can exceed it)"
+                return tf * 1e3, (f"estimate: {name} FP32 data-sheet peak {tf:g} TFLOP/s "
+                                  "(table of known GPUs; TF32/tensor cores can exceed it)")
         return None, f"no peak estimate: {name} is not in the table of known GPUs"
     info = _cpuinfo()
     cores_avail, _ = _usable_cores_explained()
@@ -335,7 +336,8 @@ def _gemm_peak(device: str, threads: int, *, sizes: tuple[int, ...], gemm_timer:
                 best_gflops, best_n = 2 * n**3 / s / 1e9, n
             del a, b
     spent = time.perf_counter() - started
-    what = "torch.matmul" + (" (TF32 allowed)" if device.startswith("cuda") and torch.backends.cuda.matmul.allow_tf32 else "")
+    tf32 = device.startswith("cuda") and torch.backends.cuda.matmul.allow_tf32
+    what = "torch.matmul" + (" (TF32 allowed)" if tf32 else "")
     where = device_name(device) if device.startswith("cuda") else f"{threads} thread{'s' * (threads != 1)}"
     sizes_txt = ", ".join(str(n) for n in sizes)
     return PeakMeasurement(
@@ -381,7 +383,8 @@ def measure_peak_gflops(device: str, threads: int, *, refresh: bool = False,
         try:
             peak = _gemm_peak(str(device), int(threads), sizes=sizes, gemm_timer=gemm_timer or _best_call_s)
         except Exception as e:  # out of memory, no BLAS: the benchmark still runs, without a peak
-            peak = PeakMeasurement(None, f"no measured peak: the GEMM failed ({short_error(e)})", str(device), int(threads))
+            peak = PeakMeasurement(None, f"no measured peak: the GEMM failed ({short_error(e)})", str(device),
+                                   int(threads))
         _PEAK_CACHE[key] = peak
         return peak
 

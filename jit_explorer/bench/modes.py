@@ -127,10 +127,10 @@ def _onnx_feeds(c: Ctx, names: list[str]) -> dict[str, Any]:
         raise NotApplicable("onnxruntime takes tensor inputs only")
     arrays = [t.detach().cpu().numpy() for t in tensors]
     if len(names) == len(arrays):
-        return dict(zip(names, arrays))
+        return dict(zip(names, arrays, strict=True))
     try:  # the dynamo exporter names inputs after forward's parameters and drops unused ones
         params = list(inspect.signature(c.module.forward).parameters)
-        by_name = dict(zip(params, arrays))
+        by_name = dict(zip(params, arrays, strict=False))  # unused parameters have no input
         return {n: by_name[n] for n in names}
     except (KeyError, TypeError, ValueError) as e:
         raise RuntimeError(f"cannot match the ONNX graph's inputs {names} to the model's inputs") from e

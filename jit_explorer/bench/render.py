@@ -82,7 +82,8 @@ def to_markdown(reports: Sequence[BenchReport]) -> str:
         out.append(f"Input: {rep.input}; batch {rep.batch}; torch {rep.torch_version}; {peak_text(rep)}"
                    + (f"; fastest correct mode: **{rep.fastest}**" if rep.fastest else "") + ".")
         out.append("")
-        out.append("| mode | median ms | 95% CI ms | p90 ms | IQR ms | runs | first call ms | speedup vs eager [95% CI] "
+        out.append("| mode | median ms | 95% CI ms | p90 ms | IQR ms | runs | first call ms "
+                   "| speedup vs eager [95% CI] "
                    "| peak mem MB | GFLOP/s | % of peak | max abs diff |")
         out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in rep.results:

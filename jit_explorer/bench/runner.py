@@ -42,7 +42,8 @@ from torch import nn
 
 from ..errors import InputError
 from ..report import BenchReport
-from . import machine, modes as _modes
+from . import machine
+from . import modes as _modes
 from .memory import MemoryProbe, probe_for
 from .modes import ALL_MODES, BUILDERS, Ctx, NotApplicable, default_modes
 from .util import quiet, short_error, snapshot, sync, torch_threads
@@ -77,7 +78,7 @@ _WARMUP_MAX_CALLS = 200
 class TimerLike(Protocol):
     """What :func:`benchmark_module` needs from a timer (``torch.utils.benchmark.Timer`` fits)."""
 
-    def blocked_autorange(self, min_run_time: float = ...) -> Any:
+    def blocked_autorange(self, *, min_run_time: float = ...) -> Any:
         """Time the statement for about ``min_run_time`` seconds.
 
         Returns an object with ``times`` (seconds per call, one entry per sample)
@@ -89,13 +90,6 @@ class TimerLike(Protocol):
 
 TimerFactory = Callable[..., TimerLike]
 """``timer_factory(stmt, *, num_threads: int, label: str) -> TimerLike``; ``stmt`` is a no-argument callable."""
-
-
-def _torch_timer(stmt: Callable[[], object], *, num_threads: int, label: str) -> TimerLike:
-    """The default timer: ``torch.utils.benchmark.Timer`` running ``stmt()``."""
-    from torch.utils.benchmark import Timer
-
-    return Timer(stmt="stmt()", globals={"stmt": stmt}, num_threads=num_threads, label=label, description=label)
 
 
 def _torch_timer(stmt: Callable[[], object], *, num_threads: int, label: str) -> TimerLike:

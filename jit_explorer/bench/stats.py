@@ -123,7 +123,8 @@ def ratio_ci(numerator_medians: Sequence[float], denominator_medians: Sequence[f
         >>> ratio_ci([4.0, 4.0], [2.0, 2.0])
         (2.0, 2.0)
     """
-    ratios = [a / b for a, b in zip(numerator_medians, denominator_medians) if b > 0]
+    # same length by contract (both from bootstrap_medians); a shorter one is cut, never an error in a report
+    ratios = [a / b for a, b in zip(numerator_medians, denominator_medians, strict=False) if b > 0]
     if not ratios:
         return (0.0, 0.0)
     return (float(f"{percentile(ratios, 2.5):.6g}"), float(f"{percentile(ratios, 97.5):.6g}"))

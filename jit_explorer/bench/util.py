@@ -57,7 +57,7 @@ def max_abs_diff(ref: list[torch.Tensor], got: list[torch.Tensor]) -> float:
     if len(ref) != len(got):
         return math.inf
     worst = 0.0
-    for a, b in zip(ref, got):
+    for a, b in zip(ref, got, strict=True):
         if tuple(a.shape) != tuple(b.shape):
             return math.inf
         if a.numel() == 0:

@@ -293,7 +293,8 @@ def variants(args: tuple[Any, ...], names: list[str]) -> Iterator[Variant]:
     names = [n for n, _ in leaves]
     tensors = [(i, a) for i, (_, a) in enumerate(leaves)]
     floats = [(i, a) for i, a in tensors if a.is_floating_point() and a.numel() > 0]
-    ints = [(i, a) for i, a in tensors if not a.is_floating_point() and a.dtype != torch.bool and not a.is_complex() and a.numel() > 0]
+    ints = [(i, a) for i, a in tensors
+            if not a.is_floating_point() and a.dtype != torch.bool and not a.is_complex() and a.numel() > 0]
     bools = [(i, a) for i, a in tensors if a.dtype == torch.bool and a.numel() > 0]
     who = " and ".join(names[i] for i, _ in floats) if floats else ""
 
@@ -311,7 +312,8 @@ def variants(args: tuple[Any, ...], names: list[str]) -> Iterator[Variant]:
             yield Variant(label, with_({i: f(a) for i, a in floats}), "value")
         if len(floats) > 1:
             for i, a in floats:
-                yield Variant(f"{names[i]} with every sign flipped (the other inputs unchanged)", with_({i: -a}), "value")
+                yield Variant(f"{names[i]} with every sign flipped (the other inputs unchanged)",
+                              with_({i: -a}), "value")
     if ints:
         g = torch.Generator().manual_seed(1234)
         changes = {}
@@ -320,7 +322,8 @@ def variants(args: tuple[Any, ...], names: list[str]) -> Iterator[Variant]:
             changes[i] = torch.randint(lo, hi + 1, a.shape, generator=g, dtype=a.dtype) if hi > lo else a + 1
         yield Variant(" and ".join(f"{names[i]} with other integer values" for i, _ in ints), with_(changes), "value")
     if bools:
-        yield Variant(" and ".join(f"{names[i]} negated (~)" for i, _ in bools), with_({i: ~a for i, a in bools}), "value")
+        yield Variant(" and ".join(f"{names[i]} negated (~)" for i, _ in bools),
+                      with_({i: ~a for i, a in bools}), "value")
     for i, a in tensors:
         for d in range(a.dim()):
             s = a.shape[d]
@@ -334,7 +337,8 @@ def variants(args: tuple[Any, ...], names: list[str]) -> Iterator[Variant]:
                         f"{names[j]} {_shape(t)}" for j, t in sorted(multi.items())) + ")", with_(multi), "size")
     f32 = [(i, a) for i, a in floats if a.dtype == torch.float32]
     if f32:
-        yield Variant(" and ".join(names[i] for i, _ in f32) + " as float64", with_({i: a.double() for i, a in f32}), "dtype")
+        yield Variant(" and ".join(names[i] for i, _ in f32) + " as float64",
+                      with_({i: a.double() for i, a in f32}), "dtype")
 
 
 def _resize(t: torch.Tensor, dim: int, old: int, new: int) -> torch.Tensor:
@@ -401,7 +405,7 @@ def compare(eager: Any, traced: Any) -> str | None:
     _flatten(traced, b)
     if len(a) != len(b):
         return f"the outputs have a different structure ({len(a)} vs {len(b)} parts)"
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         x_t, y_t = isinstance(x, torch.Tensor), isinstance(y, torch.Tensor)
         if x_t != y_t:
             nx, ny = _as_number(x), _as_number(y)
@@ -503,7 +507,8 @@ def _derived(graph: Any) -> set[int]:
             ins = list(n.inputs())
             if n.kind() == "prim::Loop":
                 for b in n.blocks():
-                    for p, src in zip(list(b.inputs())[1:], ins[2:]):
+                    # block inputs (iter, *carried) and node inputs (trip count, cond, *carried): never raise on odd IR
+                    for p, src in zip(list(b.inputs())[1:], ins[2:], strict=False):
                         if src.unique() in derived:
                             derived.add(p.unique())
             for b in n.blocks():

@@ -12,7 +12,8 @@ each step on the previous one's result (nothing cached, nothing ignored):
 Example::
 
     >>> from .index import SourceIndex
-    >>> facts = collect_facts(SourceIndex("def f(x):\\n    if x.dim() == 3:\\n        x = x[0]\\n    return x\\n"), entry="f")
+    >>> src = "def f(x):\\n    if x.dim() == 3:\\n        x = x[0]\\n    return x\\n"
+    >>> facts = collect_facts(SourceIndex(src), entry="f")
     >>> [(d.line, d.cat, d.what) for d in facts.decisions]
     [(2, 'S', 'if')]
 """
@@ -142,7 +143,10 @@ class SourceFacts:
         return {self.taint.cat(e, env) for e in tops if isinstance(e, ast.expr)}
 
     def has_construct(self, kind: str, line: int) -> bool:
-        """Whether ``line`` itself holds Python code that raises a TracerWarning of ``kind`` (else it came from a library call)."""
+        """Whether ``line`` itself holds Python code that raises a TracerWarning of ``kind``.
+
+        Else the warning came from a library call.
+        """
         a = self
         env = self.taint.env_at(line)
         nodes = list(self.index.nodes_at(line))
@@ -164,13 +168,15 @@ class SourceFacts:
         if kind == "tensor-to-number":
             if any(c.line == line for c in a.conversions + a.numpy_calls):
                 return True
-            return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("int", "float", "complex", "range")
+            return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                       and n.func.id in ("int", "float", "complex", "range")
                        and any(self.taint.cat(x, env) in hot for x in n.args) for n in nodes)
         if kind == "tensor-iteration":
             if any(lp.line == line for lp in a.loops):
                 return True
             for n in nodes:
-                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("len", "list", "tuple", "zip", "enumerate", "sorted") \
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) \
+                        and n.func.id in ("len", "list", "tuple", "zip", "enumerate", "sorted") \
                         and any(self.taint.cat(x, env) == Cat.T for x in n.args):
                     return True
                 if isinstance(n, (ast.Assign,)) and any(isinstance(t, (ast.Tuple, ast.List)) for t in n.targets) \
@@ -182,8 +188,9 @@ class SourceFacts:
                     return True
             return False
         if kind == "constant-tensor":
-            return any(isinstance(n, ast.Call) and (self.index.resolve(n.func).rsplit(".", 1)[-1] in CONSTANT_TENSOR_FUNCS
-                                                   or (isinstance(n.func, ast.Attribute) and n.func.attr == "new_tensor"))
+            return any(isinstance(n, ast.Call)
+                       and (self.index.resolve(n.func).rsplit(".", 1)[-1] in CONSTANT_TENSOR_FUNCS
+                            or (isinstance(n.func, ast.Attribute) and n.func.attr == "new_tensor"))
                        for n in nodes)
         return True
 
@@ -262,7 +269,8 @@ class _Collector:
                     out.side_effects.append(Site(node.lineno, node, desc[0], desc[1], func=f.qualname))
 
     def _state_branch(self, node: ast.AST, f: FunctionInfo) -> bool:
-        """Whether ``node`` sits under an executed ``if`` that reads a ``self`` attribute which forward itself changes."""
+        """Whether ``node`` sits under an executed ``if`` that reads a ``self`` attribute which forward
+        itself changes."""
         shared = self.index.defs.keys() | self.index.globals
         mutated: set[str] = set()
         for n in ast.walk(f.node):
@@ -340,7 +348,9 @@ class _Collector:
                     and self.cat(node.value, env) == Cat.T:
                 out.constant_tensors.append(Site(node.lineno, node, "data", ast.unparse(node), Cat.T, f.qualname))
 
-    def _loop(self, node: ast.For | ast.AsyncFor | ast.comprehension, env: dict[str, str], f: FunctionInfo) -> Loop | None:
+    def _loop(
+        self, node: ast.For | ast.AsyncFor | ast.comprehension, env: dict[str, str], f: FunctionInfo
+    ) -> Loop | None:
         it = node.iter
         line = it.lineno if isinstance(node, ast.comprehension) else node.lineno
         text = ast.unparse(it)
@@ -355,16 +365,20 @@ class _Collector:
             if any(_is_len_of_tensor(a, self.taint, env) for a in inner.args):
                 return Loop(line, node, "range-len", text, f.qualname)
             if Cat.S in cats:
-                rank = all(_rank_only(a) for a, c in zip(inner.args, cats) if c == Cat.S)
+                rank = all(_rank_only(a) for a, c in zip(inner.args, cats, strict=True) if c == Cat.S)
                 return Loop(line, node, "range-rank" if rank else "range-shape", text, f.qualname)
             return None
         c = self.cat(inner, env)
         if c == Cat.T:
-            if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) and inner.func.attr in SPLIT_METHODS:
+            if (isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute)
+                    and inner.func.attr in SPLIT_METHODS):
                 return Loop(line, node, "split", text, f.qualname)
             return Loop(line, node, "tensor", text, f.qualname)
         if c == Cat.TL and isinstance(inner, ast.Call):
-            fname = inner.func.attr if isinstance(inner.func, ast.Attribute) else self.index.resolve(inner.func).rsplit(".", 1)[-1]
+            if isinstance(inner.func, ast.Attribute):
+                fname = inner.func.attr
+            else:
+                fname = self.index.resolve(inner.func).rsplit(".", 1)[-1]
             if fname in SPLIT_METHODS:
                 return Loop(line, node, "split", text, f.qualname)
         return None
@@ -396,13 +410,16 @@ class _Collector:
                 return "global", text
         return None
 
-    def _call_site(self, node: ast.Call, env: dict[str, str], f: FunctionInfo, out: _Found, local_names: set[str]) -> None:
+    def _call_site(
+        self, node: ast.Call, env: dict[str, str], f: FunctionInfo, out: _Found, local_names: set[str]
+    ) -> None:
         fn = node.func
         name = self.index.resolve(fn)
         short = name.rsplit(".", 1)[-1] if name else (fn.attr if isinstance(fn, ast.Attribute) else "")
         text = ast.unparse(node)
         line = node.lineno
-        arg_cat = Cat.max(*[self.cat(a, env) for a in list(node.args) + [k.value for k in node.keywords]]) if (node.args or node.keywords) else Cat.C
+        arg_exprs = list(node.args) + [k.value for k in node.keywords]
+        arg_cat = Cat.max(*[self.cat(a, env) for a in arg_exprs]) if arg_exprs else Cat.C
         # mutation of containers held by self / globals
         if isinstance(fn, ast.Attribute) and fn.attr in _LIST_MUTATORS:
             root = fn.value
@@ -412,8 +429,10 @@ class _Collector:
                 if root.id == "self" and fn.value is not root:
                     out.side_effects.append(Site(line, node, "self", text, func=f.qualname, extra="call"))
                 elif root.id in self.index.defs and fn.value is not root and root.id not in local_names:
-                    out.side_effects.append(Site(line, node, self.index.defs[root.id], text, func=f.qualname, extra="call"))
-                elif (root.id in self.index.globals and root.id not in local_names and root.id not in self.index.imports):
+                    out.side_effects.append(
+                        Site(line, node, self.index.defs[root.id], text, func=f.qualname, extra="call"))
+                elif (root.id in self.index.globals and root.id not in local_names
+                      and root.id not in self.index.imports):
                     out.side_effects.append(Site(line, node, "global", text, func=f.qualname, extra="call"))
         # setattr(f, "cache", v) / setattr(self, name, v): the same as an assignment
         if isinstance(fn, ast.Name) and fn.id == "setattr" and len(node.args) >= 2 and \
@@ -426,8 +445,9 @@ class _Collector:
 
         if isinstance(fn, ast.Name) and fn.id in _LOG_CALLS:
             out.prints.append(Site(line, node, "print", text, arg_cat, f.qualname))
-        if name.startswith(("logging.", "warnings.warn")) or (isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name)
-                                                              and fn.value.id in ("logger", "log", "LOGGER") and fn.attr in ("info", "debug", "warning", "error")):
+        if name.startswith(("logging.", "warnings.warn")) or (
+                isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name)
+                and fn.value.id in ("logger", "log", "LOGGER") and fn.attr in ("info", "debug", "warning", "error")):
             out.prints.append(Site(line, node, "log", text, arg_cat, f.qualname))
         # randomness / clocks
         for mod, prefix in NONDETERMINISTIC_CALLS:
@@ -461,7 +481,7 @@ class _Collector:
             if dcat in (Cat.S, Cat.N, Cat.T, Cat.TL):
                 out.constant_tensors.append(Site(line, node, short, text, dcat, f.qualname))
         # F.dropout(x, p) defaults to training=True
-        if short in _DROPOUT_FUNCS and (name.startswith("torch.nn.functional.") or name.startswith("F.") or name.startswith("torch.")):
+        if short in _DROPOUT_FUNCS and name.startswith(("torch.nn.functional.", "F.", "torch.")):
             training = next((k.value for k in node.keywords if k.arg in ("training", "train")), None)
             if training is None and len(node.args) >= 3:
                 training = node.args[2]
@@ -498,9 +518,11 @@ def _rank_only(e: ast.expr) -> bool:
             rank = True
         elif isinstance(n, ast.Attribute) and n.attr == "shape" and not _inside_len(n, e):
             sizes = True
-        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("size", "numel", "stride"):
+        elif (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+              and n.func.attr in ("size", "numel", "stride")):
             sizes = True
-        elif is_call_to(n, "len") and not (n.args and isinstance(n.args[0], ast.Attribute) and n.args[0].attr == "shape"):
+        elif is_call_to(n, "len") and not (
+                n.args and isinstance(n.args[0], ast.Attribute) and n.args[0].attr == "shape"):
             sizes = True
     return rank and not sizes
 

@@ -85,7 +85,8 @@ class SourceIndex:
                 args = sub.args
                 params = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
                 first = min([sub.lineno] + [d.lineno for d in sub.decorator_list])
-                self.functions.append(FunctionInfo(sub, f"{cls}.{sub.name}" if cls else sub.name, cls, tuple(params), first))
+                qualname = f"{cls}.{sub.name}" if cls else sub.name
+                self.functions.append(FunctionInfo(sub, qualname, cls, tuple(params), first))
 
     def text(self, line: int | None) -> str:
         """The stripped source text of a 1-based line ("" when out of range)."""
@@ -243,7 +244,8 @@ def _tracing_test(test: ast.expr, idx: SourceIndex) -> bool | None:
 
 
 def tracing_call_in(test: ast.expr, idx: SourceIndex) -> bool:
-    return any(isinstance(n, ast.Call) and idx.resolve(n.func).endswith(("is_tracing", "is_scripting", "_get_tracing_state"))
+    return any(isinstance(n, ast.Call)
+               and idx.resolve(n.func).endswith(("is_tracing", "is_scripting", "_get_tracing_state"))
                for n in ast.walk(test))
 
 

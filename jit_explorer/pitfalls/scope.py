@@ -45,7 +45,8 @@ def reachable(idx: SourceIndex, entry: str, entry_line: int | None, classes: set
                 roots.append(f)
     else:
         for f in idx.functions:
-            if f.node.name == entry and f.cls is None and (entry_line is None or f.node.lineno == entry_line or f.first_line == entry_line):
+            if f.node.name == entry and f.cls is None and (
+                    entry_line is None or f.node.lineno == entry_line or f.first_line == entry_line):
                 roots.append(f)
     seen: list[FunctionInfo] = []
     todo = list(roots)

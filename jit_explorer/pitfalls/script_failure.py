@@ -20,29 +20,36 @@ __all__ = ["explain_script_failure", "locate_script_failure"]
 _UNDEFINED = re.compile(r"undefined (?:input )?[Tt]ensor")
 
 _UNSUPPORTED_MODULES = ("numpy", "scipy", "pandas", "random", "time", "os", "sys", "PIL", "cv2", "sklearn",
-                        "datetime", "json", "pickle", "copy", "itertools", "functools", "collections", "uuid", "secrets")
+                        "datetime", "json", "pickle", "copy", "itertools", "functools", "collections", "uuid",
+                        "secrets")
 
 #: (pattern in TorchScript's message, plain explanation, fix)
 _SCRIPT_EXPLANATIONS: tuple[tuple[str, str, str], ...] = (
     (r"numpy|weak reference to 'numpy", "this line calls numpy; TorchScript compiles only torch operations and a small "
      "subset of Python, so it cannot call into numpy",
      "use the torch equivalent (e.g. `torch.exp` for `np.exp`, `t.clamp` for `np.clip`), or move the numpy code into "
-     "a function decorated with @torch.jit.ignore (it then runs in Python and the model cannot be saved without Python); "
+     "a function decorated with @torch.jit.ignore (it then runs in Python and the model cannot be saved without "
+     "Python); "
      "or use torch.jit.trace for this part"),
-    (r"undefined (?:input )?[Tt]ensor", "a parameter that defaults to None has no type annotation, so TorchScript types it as "
+    (r"undefined (?:input )?[Tt]ensor",
+     "a parameter that defaults to None has no type annotation, so TorchScript types it as "
      "Tensor: `x is not None` is then always true and the scripted code runs on an undefined tensor",
      "annotate the parameter: `mask: Optional[torch.Tensor] = None`"),
-    (r"Lambda", "TorchScript cannot compile lambdas", "replace the lambda with a named function (a `def` at module level or a "
+    (r"Lambda", "TorchScript cannot compile lambdas",
+     "replace the lambda with a named function (a `def` at module level or a "
      "method), or with the operation itself"),
-    (r"variable number of arguments|keyword-only arguments", "TorchScript cannot compile functions with *args / **kwargs "
+    (r"variable number of arguments|keyword-only arguments",
+     "TorchScript cannot compile functions with *args / **kwargs "
      "(or keyword-only arguments with defaults)", "list the arguments explicitly, or take one `List[Tensor]` / "
      "`Dict[str, Tensor]` argument"),
-    (r"try blocks", "TorchScript does not support try/except", "remove the try/except and check the condition explicitly, "
+    (r"try blocks", "TorchScript does not support try/except",
+     "remove the try/except and check the condition explicitly, "
      "or move this code into a @torch.jit.ignore helper"),
     (r"with statements|With", "TorchScript supports `with` only for a few torch context managers",
      "remove the `with` block or move it into a @torch.jit.ignore helper"),
     (r"function definitions aren't supported", "TorchScript cannot compile a function defined inside another function "
-     "(a closure)", "move the inner function to module level (or make it a method) and pass what it needs as arguments"),
+     "(a closure)",
+     "move the inner function to module level (or make it a method) and pass what it needs as arguments"),
     (r"type hint for result of tolist|Expected type hint", "TorchScript needs the static type of this value",
      "annotate it, e.g. `values: List[float] = x.tolist()` (better: keep the values as a tensor)"),
     (r"global variables aren't supported", "TorchScript does not support the `global` statement (functions cannot "
@@ -50,18 +57,22 @@ _SCRIPT_EXPLANATIONS: tuple[tuple[str, str, str], ...] = (
     (r"cannot be used as a tuple", "TorchScript cannot unpack a tensor like a tuple (`a, b = x`)",
      "index explicitly (`a, b = x[0], x[1]`) or use `x.unbind(0)`"),
     (r"unsupported index type", "TorchScript indexes tensors only with ints, slices, tensors or None; this index is a "
-     "Python number of another type", "convert it with `int(...)`, or keep it as a tensor and use `x.index_select`/`x[idx]`"),
+     "Python number of another type",
+     "convert it with `int(...)`, or keep it as a tensor and use `x.index_select`/`x[idx]`"),
     (r"'(\w+)(?: \(inferred\))?' object has no attribute or method '(\w+)'",
      "TorchScript's {0} type has no method or attribute `{1}`",
      "use the equivalent TorchScript op (e.g. `.to(torch.bool)` for `.bool()`, torch functions instead of numpy), or "
      "move the call into a @torch.jit.ignore helper"),
-    (r"cannot be used as a value|closed over global|attribute lookup is not defined on python value", "this line reads a global (or attribute) holding a Python object "
+    (r"cannot be used as a value|closed over global|attribute lookup is not defined on python value",
+     "this line reads a global (or attribute) holding a Python object "
      "that TorchScript cannot use as a value (a dict, list, module or object)",
-     "pass it in as an argument, store it on the module as an attribute (mark constants with `Final` or `__constants__`), "
+     "pass it in as an argument, store it on the module as an attribute (mark constants with `Final` or "
+     "`__constants__`), "
      "or make it a local constant"),
     (r"previously had type|previously defined with type|is being assigned to a value of type|was defined with type",
      "a variable changes its type here; TorchScript gives every variable one static type",
-     "use a new variable name for the value of the other type (or annotate it with a common type such as Optional[Tensor])"),
+     "use a new variable name for the value of the other type (or annotate it with a common type such as "
+     "Optional[Tensor])"),
     (r"Expected a value of type .* for argument|inferred|was not annotated",
      "an argument has no type annotation, so TorchScript assumed `Tensor`, but a different type is passed here",
      "annotate the parameter with its type (e.g. `k: int`, `scale: float`, `mask: Optional[Tensor]`)"),
@@ -71,9 +82,11 @@ _SCRIPT_EXPLANATIONS: tuple[tuple[str, str, str], ...] = (
     (r"Python builtin .* is currently not supported|is not supported in Torchscript|Unknown builtin op|Python type",
      "this line calls a Python builtin or library function that TorchScript does not know",
      "use a torch operation instead, or move the call into a function decorated with @torch.jit.ignore"),
-    (r"has no attribute|nonexistent attribute|Module '.*' has no attribute", "this line uses an attribute that TorchScript "
+    (r"has no attribute|nonexistent attribute|Module '.*' has no attribute",
+     "this line uses an attribute that TorchScript "
      "could not compile or infer (a lambda, a Python object, or an attribute set only at run time)",
-     "initialise the attribute in __init__ with a scriptable value (tensor, number, str, list/dict of those, submodule), "
+     "initialise the attribute in __init__ with a scriptable value (tensor, number, str, list/dict of those, "
+     "submodule), "
      "turn lambdas into methods, or mark the method that needs it @torch.jit.unused"),
     (r"[Cc]omprehension", "TorchScript supports only simple list/dict comprehensions",
      "rewrite it as a plain for loop that appends to a typed list"),
@@ -117,13 +130,15 @@ def locate_script_failure(message: str, source: str, *, entry: str, entry_line: 
         args = f.node.args
         if _UNDEFINED.search(message):
             positional = args.posonlyargs + args.args
-            for a, d in zip(positional[len(positional) - len(args.defaults):], args.defaults):
+            tail = positional[len(positional) - len(args.defaults):]  # the parameters that have defaults
+            for a, d in zip(tail, args.defaults, strict=True):
                 if a.annotation is None and isinstance(d, ast.Constant) and d.value is None:
                     candidates.append((0, f.node.lineno, "untyped-none"))
         if args.vararg or args.kwarg:
             candidates.append((1 if re.search("variable number", message) else 5, f.node.lineno, "varargs"))
         for node in ast.walk(f.node):
-            if node is not f.node and idx.function_at(node) is not f and not isinstance(node, (ast.FunctionDef, ast.Lambda)):
+            if (node is not f.node and idx.function_at(node) is not f
+                    and not isinstance(node, (ast.FunctionDef, ast.Lambda))):
                 continue
             line = getattr(node, "lineno", None)
             if line is None:

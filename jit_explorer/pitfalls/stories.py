@@ -35,13 +35,16 @@ def branch_story(idx: SourceIndex, d: Decision, lines: list[int]) -> str:
         other = node.orelse[0].lineno if node.orelse else _next_stmt_line(idx, node)
         taken = nxt in body if nxt is not None else None
         if taken is True:
-            alt = f"; where it is False the trace still runs {line_ref(idx, nxt)} instead of {line_ref(idx, other)}" if other else ""
+            alt = (f"; where it is False the trace still runs {line_ref(idx, nxt)} instead of {line_ref(idx, other)}"
+                   if other else "")
             return (f"`if {test}:` is decided in Python from {about}. The trace records only the path the example "
-                    f"input took (the condition was True: it runs {line_ref(idx, nxt)}) and replays it for every input{alt}")
+                    f"input took (the condition was True: it runs {line_ref(idx, nxt)}) and replays it for every "
+                    f"input{alt}")
         if taken is False:
             first = node.body[0].lineno
             return (f"`if {test}:` is decided in Python from {about}. The trace records only the path the example "
-                    f"input took (the condition was False, so it skips {line_ref(idx, first)}) and replays it for every "
+                    f"input took (the condition was False, so it skips {line_ref(idx, first)}) and replays it for "
+                    "every "
                     f"input; where it is True the traced model still skips that branch")
     if isinstance(node, ast.While) and d.line in lines:
         n = max(0, lines.count(d.line) - 1)
@@ -82,5 +85,6 @@ def loop_story(idx: SourceIndex, lp: Loop, lines: list[int]) -> str:
 def parting_story(idx: SourceIndex | None, decide: int, nb: int | None, nv: int | None) -> str:
     trace_next = line_ref(idx, nb) if nb else "the end of that code (the example's path stops here)"
     eager_next = line_ref(idx, nv) if nv else "the end of that code"
-    return (f"Eager takes another path at {line_ref(idx, decide)}: it goes on with {eager_next}, while the trace replays "
+    return (f"Eager takes another path at {line_ref(idx, decide)}: it goes on with {eager_next}, while the trace "
+            "replays "
             f"the example's path and goes on with {trace_next}.")

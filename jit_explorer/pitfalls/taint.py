@@ -105,8 +105,10 @@ class Taint:
         cats: dict[str, str] = {}
         args = f.node.args
         all_args = args.posonlyargs + args.args + args.kwonlyargs
-        defaults = dict(zip([a.arg for a in (args.posonlyargs + args.args)][::-1], args.defaults[::-1]))
-        defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+        # the last positional parameters have the defaults: fewer defaults than parameters
+        positional = [a.arg for a in (args.posonlyargs + args.args)]
+        defaults = dict(zip(positional[::-1], args.defaults[::-1], strict=False))
+        defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None})
         for i, a in enumerate(all_args):
             if i == 0 and f.cls and a.arg in ("self", "cls"):
                 cats[a.arg] = Cat.C
@@ -134,7 +136,8 @@ class Taint:
         if target.cls and params and params[0] in ("self", "cls"):
             params = params[1:]
         changed = False
-        pairs = list(zip(params, call.args)) + [(k.arg, k.value) for k in call.keywords if k.arg]
+        # a call may pass fewer positional arguments than there are parameters (defaults, keywords)
+        pairs = list(zip(params, call.args, strict=False)) + [(k.arg, k.value) for k in call.keywords if k.arg]
         for name, arg in pairs:
             if isinstance(arg, ast.Starred):
                 continue
@@ -153,14 +156,18 @@ class Taint:
                     for t in node.targets:
                         self._assign(t, node.value, env)
                 elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and node.value is not None:
-                    base = env.get(node.target.id, Cat.C) if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) else Cat.C
+                    base = Cat.C
+                    if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                        base = env.get(node.target.id, Cat.C)
                     self._assign(node.target, node.value, env, base)
                 elif isinstance(node, (ast.For, ast.comprehension)):
                     it = self.cat(node.iter, env)
-                    elem = Cat.T if it in (Cat.T, Cat.TL) else (Cat.S if it == Cat.S else (Cat.N if it == Cat.N else Cat.C))
+                    elem = Cat.T if it in (Cat.T, Cat.TL) else (
+                        Cat.S if it == Cat.S else (Cat.N if it == Cat.N else Cat.C))
                     if is_call_to(node.iter, "range"):
                         elem = Cat.C  # a loop index is an ordinary int (the loop itself is what is specialized)
-                    if is_call_to(node.iter, "enumerate") and isinstance(node.target, ast.Tuple) and len(node.target.elts) == 2:
+                    if (is_call_to(node.iter, "enumerate") and isinstance(node.target, ast.Tuple)
+                            and len(node.target.elts) == 2):
                         self._bind_name(node.target.elts[0], Cat.C, env)
                         self._bind_name(node.target.elts[1], elem, env)
                     else:
@@ -177,7 +184,7 @@ class Taint:
         if isinstance(target, (ast.Tuple, ast.List)):
             vcat = self.cat(value, env)
             if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts):
-                for t, v in zip(target.elts, value.elts):
+                for t, v in zip(target.elts, value.elts, strict=True):
                     self._assign(t, v, env)
                 return
             elem = Cat.T if vcat in (Cat.T, Cat.TL) else vcat
@@ -286,12 +293,14 @@ class Taint:
         if isinstance(fn, ast.Name) and fn.id in ("len",):
             inner = arg_cats[0] if arg_cats else Cat.C
             return Cat.S if inner == Cat.T else (Cat.C if inner == Cat.TL else inner)
-        if isinstance(fn, ast.Name) and fn.id in ("int", "float", "bool", "complex", "round", "abs", "sum", "min", "max"):
+        if isinstance(fn, ast.Name) and fn.id in (
+                "int", "float", "bool", "complex", "round", "abs", "sum", "min", "max"):
             inner = Cat.max(*arg_cats) if arg_cats else Cat.C
             if fn.id in ("sum", "min", "max", "abs") and inner in (Cat.T, Cat.TL):
                 return Cat.T
             return Cat.N if inner == Cat.T else inner
-        if isinstance(fn, ast.Name) and fn.id in ("isinstance", "hasattr", "callable", "type", "id", "getattr", "str", "repr"):
+        if isinstance(fn, ast.Name) and fn.id in (
+                "isinstance", "hasattr", "callable", "type", "id", "getattr", "str", "repr"):
             return Cat.C
         if name.startswith("math."):
             inner = Cat.max(*arg_cats) if arg_cats else Cat.C
