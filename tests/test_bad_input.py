@@ -44,7 +44,8 @@ def _no_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_: Any, **__: Any) -> Any:
         raise AssertionError("bad input reached the sandbox or a conversion")
 
-    monkeypatch.setattr(sandbox, "run_request", refuse)
+    monkeypatch.setattr(sandbox, "run_request", refuse)  # what jit_explorer.archive calls
+    monkeypatch.setattr(sandbox.api, "run_request", refuse)  # what analyze_source / benchmark_source call
     monkeypatch.setattr(handlers, "analyze_model", refuse)
     monkeypatch.setattr(handlers, "_run_benchmark", refuse)
     monkeypatch.setenv("JX_ALLOW_PASTE", "1")

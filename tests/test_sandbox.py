@@ -105,7 +105,7 @@ def test_empty_binary_and_huge_sources_raise_before_anything_runs(source: str) -
 
 def test_paste_gating(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JX_ALLOW_PASTE", raising=False)
-    monkeypatch.setattr(sandbox, "_public_share", False)
+    monkeypatch.setattr(sandbox.policy.POLICY, "public_share", False)
     assert sandbox.paste_refusal() is None  # local use: on
     assert "public share link" in (sandbox.paste_refusal(public_share=True) or "")
     sandbox.mark_public_share(True)
@@ -377,7 +377,7 @@ def test_missing_protections_refuse_pasting_unless_overridden(monkeypatch: pytes
                                                               caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("JX_ALLOW_PASTE", "1")
     monkeypatch.delenv(sandbox.WEAK_OVERRIDE_ENV, raising=False)
-    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(sandbox.policy.os, "geteuid", lambda: 1000)
     monkeypatch.setattr(seccomp_filter, "landlock_abi", lambda: 2)
     missing = sandbox.missing_protections()
     assert len(missing) == 1 and "Landlock ABI 3+" in missing[0] and "ABI 2" in missing[0]
@@ -391,7 +391,7 @@ def test_missing_protections_refuse_pasting_unless_overridden(monkeypatch: pytes
     monkeypatch.setattr(seccomp_filter, "landlock_abi", lambda: 5)
     monkeypatch.delenv(sandbox.WEAK_OVERRIDE_ENV)
     assert sandbox.missing_protections() == [] and sandbox.paste_refusal() is None
-    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(sandbox.policy.os, "geteuid", lambda: 0)
     monkeypatch.setattr(seccomp_filter, "seccomp_available", lambda: (False, "no seccomp"))
     assert sandbox.missing_protections() == ["seccomp (no seccomp)"]
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ErrorKind
+from .protocol import BenchRequest, InspectRequest, ProtocolError, failure, parse_request
 
 ROOT = Path(__file__).resolve().parent.parent.parent  # the folder that holds the package
 READY = b"READY\n"
@@ -465,7 +466,7 @@ def _signal_text(sig: int) -> str:
 
 
 def _fail(kind: str, message: str) -> dict[str, Any]:
-    return {"ok": False, "error": {"kind": kind, "message": message, "line": None}}
+    return failure(kind, message)
 
 
 def _report(reason: str | None, status: int | None, answer: bytes, limits: dict[str, Any], *,
@@ -687,31 +688,34 @@ def _child_main(request: dict[str, Any], workdir: Path, ans_w: int, out_w: int, 
 
 
 def _run(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    """Answer one request (its JSON object with the envelope's ``limits``) in this confined process."""
     from ..analysis import analyze_source_outcomes
     from ..convert import user_line_of_exception
 
     limits = request["limits"]
-    filename = Path(request.get("filename") or "snippet.py").name
-    entry = request.get("entry", "")
-    user_file = str(workdir / filename)
-    if request.get("op") == "inspect":  # a TorchScript archive (jit_explorer.archive)
+    try:
+        req = parse_request(request)
+    except ProtocolError as e:
+        return _fail(ErrorKind.INTERNAL, str(e))
+    if isinstance(req, InspectRequest):  # a TorchScript archive (jit_explorer.archive)
         from ..archive import inspect_here
 
+        del req  # inspect_here drops the archive's bytes from ``request`` once decoded: hold no other reference
         return inspect_here(request, workdir)
-    if request.get("op") not in ("analyze", "bench"):
-        return _fail(ErrorKind.INTERNAL, f"unknown request {request.get('op')!r}")
+    filename = Path(req.filename or "snippet.py").name
+    entry = req.entry
+    user_file = str(workdir / filename)
     try:
-        if request["op"] == "bench":
+        if isinstance(req, BenchRequest):
             from ..analysis import benchmark_source_here
 
             return benchmark_source_here(
-                request["source"], workdir=workdir, entry=entry, inputs=request.get("inputs", ""),
-                modes=request.get("modes"), threads=int(request.get("threads", 1)),
-                budget_s=float(request.get("budget_s", 1.0)), filename=filename,
+                req.source, workdir=workdir, entry=entry, inputs=req.inputs,
+                modes=list(req.modes) if req.modes is not None else None, threads=req.threads,
+                budget_s=float(req.budget_s), filename=filename,
             )
         outcomes = analyze_source_outcomes(
-            request["source"], workdir=workdir, entry=entry, inputs=request.get("inputs", ""),
-            mode=request.get("mode", "both"), filename=filename,
+            req.source, workdir=workdir, entry=entry, inputs=req.inputs, mode=req.mode, filename=filename,
         )
         analyses = [_explain(a.to_dict(), exc, user_file, limits) for a, exc in outcomes]
         return {"ok": True, "analyses": [_truncate(a, int(limits["ir_chars"])) for a in analyses]}
