@@ -25,6 +25,7 @@ import torch
 from . import pitfalls, snippet, zoo
 from .convert import CapturedWarning, clean_paths, convert, user_line_of_exception
 from .errors import ErrorKind, JitExplorerError, SnippetError
+from .fix_words import matches_note, specific_fixes
 from .report import Analysis
 
 __all__ = ["analyze_model", "analyze_callable", "analyze_source_here", "analyze_source_outcomes", "benchmark_source_here", "warning_lines", "failed"]
@@ -89,10 +90,13 @@ def analyze_callable(
     checks = None if dynamic else [k for k in pitfalls.REGISTRY if k not in pitfalls.DYNAMIC_CHECKS]
     chosen = set(conv.results)
     found = [p for p in pitfalls.detect(ctx, checks=checks) if p.mode in chosen]
+    checked = int(ctx.cache.get("inputs_checked", 0))
+    clean = checked and not any(p.mode == "trace" and "divergence" in p.evidence for p in found)
     return Analysis(
         file=file, entry=entry, ok=True, torch_version=torch.__version__,
-        modes=dict(conv.results), pitfalls=tuple(found),
+        modes=dict(conv.results), pitfalls=specific_fixes(found, source),
         warnings=tuple(warning_lines(conv.warnings)), deprecation=conv.deprecation,
+        notes=(matches_note(checked),) if clean else (),
     )
 
 
@@ -138,7 +142,7 @@ def analyze_model(name: str, *, mode: str = "both", device: str = "cpu", inducto
     report = analyze_callable(module, loaded.inputs(), file=file, entry=type(module).__name__, mode=mode,
                               device=device, user_file=src_file, source=src, dynamic=dynamic, inductor=inductor,
                               entry_line=entry_line)
-    return ir_cache.store(cache_key, report.with_changes(model=name, weights=loaded.weights, notes=tuple(notes)))
+    return ir_cache.store(cache_key, report.with_changes(model=name, weights=loaded.weights, notes=(*notes, *report.notes)))
 
 
 def analyze_source_here(
