@@ -47,6 +47,8 @@ __all__ = [
 ]
 
 MAX_SOURCE_BYTES = 256 * 1024
+#: top-level functions and classes a pasted source may define (each one is an entry the tool may analyse)
+MAX_ENTRIES = 500
 _EXAMPLE_INPUTS = "example_inputs"
 
 
@@ -133,6 +135,11 @@ def parse_source(source: str) -> SnippetInfo:
                 local_modules.add(node.name)
                 if not node.name.startswith("_"):
                     entries.append(Entry(node.name, "module", node.lineno))
+    if len(entries) > MAX_ENTRIES:
+        raise SnippetError(
+            f"the source defines {len(entries)} functions and modules "
+            f"({names_text([e.name for e in entries])}); the limit is {MAX_ENTRIES}: paste only the code you "
+            "want analysed", kind="source")
     return SnippetInfo(tuple(entries), has_example)
 
 
