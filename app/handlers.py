@@ -8,7 +8,6 @@ the page. Library errors become ``gr.Error`` here and nowhere else.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -124,9 +123,12 @@ def convert_model(model: str, mode: str = "both", device: str = "cpu") -> dict[s
 
 
 def _paste_refusal() -> str | None:
-    """Why pasted code may not run here (paste gating), or ``None``; a public share link counts."""
-    launched = getattr(sys.modules.get("app"), "demo", None)
-    return sandbox.paste_refusal(public_share=bool(getattr(launched, "share", False)))
+    """Why pasted code may not run here (paste gating), or ``None``.
+
+    A public share link counts: :func:`app.launch` records it in the sandbox's paste policy
+    (``sandbox.mark_public_share``), so the handler asks the policy, not the launched app.
+    """
+    return sandbox.paste_refusal()
 
 
 def analyze_code(source: str, entry: str = "", inputs: str = "", mode: str = "both",
