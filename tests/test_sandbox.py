@@ -421,6 +421,8 @@ def test_analyze_code_refuses_behind_a_public_share_link(monkeypatch: pytest.Mon
     from app import handlers
 
     monkeypatch.delenv("JX_ALLOW_PASTE", raising=False)
-    monkeypatch.setattr(app.demo, "share", True, raising=False)
+    monkeypatch.setattr(sandbox.policy.POLICY, "public_share", False)
+    assert app.launch.__doc__ and "share" in app.launch.__doc__
+    sandbox.mark_public_share(True)  # what app.launch(share=True) records
     d = handlers.analyze_code(SMALL, "", "torch.ones(2)")
     assert d["ok"] is False and d["error"]["kind"] == "disabled" and "JX_ALLOW_PASTE=1" in d["error"]["message"]
