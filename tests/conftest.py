@@ -11,6 +11,9 @@ import pytest
 os.environ.setdefault("JIT_EXPLORER_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# no background pre-conversion in the test server: it would compile beside the tests' own TorchScript work
+# (tests/test_ir_cache.py tests pre-conversion itself)
+os.environ.setdefault("JX_PREWARM", "0")
 
 
 def free_port() -> int:
