@@ -67,13 +67,24 @@ def _pitfall_hits(res: dict[str, Any], view: str, p: dict[str, Any]) -> list[int
 
 
 def evidence_lines(report: dict[str, Any], mode: str, view: str) -> list[int]:
-    """Lines of ``mode``'s ``view`` to mark: the evidence of that mode's own warning/error pitfalls."""
+    """Lines of ``mode``'s ``view`` to mark: the evidence of that mode's own warning/error pitfalls.
+
+    The script's panes also mark the control flow a trace froze (a branch or loop on a tensor's value or
+    shape): the script graph keeps it as ``prim::If``/``prim::Loop``, so that is where a reader sees it.
+    """
     res = report.get(mode) or {}
     out: set[int] = set()
     for p in report.get("pitfalls", []):
-        if p.get("mode") == mode and p.get("line") and p.get("severity") != "info":
+        if not p.get("line") or p.get("severity") == "info":
+            continue
+        frozen_flow = mode == "script" and p.get("mode") == "trace" and p.get("kind") in _FROZEN_FLOW
+        if p.get("mode") == mode or frozen_flow:
             out.update(_pitfall_hits(res, view, p))
     return sorted(out)
+
+
+#: trace pitfalls whose construct the script graph keeps as real control flow
+_FROZEN_FLOW = ("tensor-to-bool", "tensor-iteration", "shape-specialization")
 
 
 def card_ir_links(report: dict[str, Any], pitfall: dict[str, Any]) -> str:

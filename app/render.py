@@ -11,7 +11,7 @@ from typing import Any
 from jit_explorer import highlight
 from jit_explorer.modes import REGISTRY, View
 
-from .irdiff_view import optimizer_diff_html
+from .irdiff_view import optimizer_diff_html, trace_script_diff_html
 from .learner import card_ir_links, evidence_lines, human_number, inline_markdown, pitfall_count_text, stable_names
 
 __all__ = [
@@ -65,6 +65,10 @@ def ir_panes(report: dict[str, Any], mode: str) -> list[str]:
         if v.name == "optimized" and spec.torchscript:  # what the JIT's optimizer changed, under its graph
             pane += ("<details class='jx-optdiff'><summary>What the optimizer did (diff against the inlined graph)"
                      f"</summary>{optimizer_diff_html(res, mode=mode)}</details>")
+        script = report.get("script") or {}
+        if v.name == "graph" and mode == "trace" and script.get("ok"):  # what the trace froze or dropped
+            pane += ("<details class='jx-tsdiff'><summary>Trace vs script: the same entry's two graphs, diffed"
+                     f"</summary>{trace_script_diff_html(report)}</details>")
         panes.append(pane)
     return panes
 

@@ -30,8 +30,9 @@ def test_handlers_reject_bad_mode_with_a_message() -> None:
 def test_analyze_code_static_errors_need_no_worker() -> None:
     d = handlers.analyze_code("def f(:\n")
     assert not d["ok"] and d["error"]["kind"] == "syntax" and d["error"]["line"] == 1
+    # two entries and no inputs: an entry is chosen (and why), then the missing inputs stop it before any worker
     d = handlers.analyze_code("import torch\ndef f(x):\n    return x\ndef g(x):\n    return x\n")
-    assert not d["ok"] and "choose one" in d["error"]["message"]
+    assert not d["ok"] and d["error"]["kind"] == "inputs" and "no inputs" in d["error"]["message"]
 
 
 def test_render_marks_pitfall_lines_in_source_and_ir() -> None:
@@ -39,8 +40,9 @@ def test_render_marks_pitfall_lines_in_source_and_ir() -> None:
     assert d["ok"]
     src = render.source_html(BRANCHY, d)
     assert 'id="src-L5"' in src and "jx-mark" in src
+    # the script graph keeps the branch the trace froze (prim::If of line 5): marked there
     panes = render.ir_panes(d, "script")
-    assert len(panes) == 4 and "jx-mark" in panes[0]  # the prim::If of line 5 in the script graph
+    assert len(panes) == 4 and "jx-mark" in panes[0]
     assert "tensor-to-bool" in render.pitfalls_html(d)
 
 

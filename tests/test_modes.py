@@ -110,7 +110,7 @@ def block_analysis(tmp_path_factory: pytest.TempPathFactory) -> Analysis:
 
 def _lines_of(result_dict: dict, view: str, needle: str) -> set[int | None]:
     text, lines = result_dict["views"][view], result_dict["source_lines"][view]
-    return {ln for t, ln in zip(text.split("\n"), lines, strict=True) if needle in t}
+    return {ln for t, ln in zip(text.rstrip("\n").split("\n"), lines, strict=True) if needle in t}
 
 
 def test_every_view_has_one_source_line_per_line(block_analysis: Analysis) -> None:

@@ -166,3 +166,13 @@ def test_optimized_pane_shows_what_the_optimizer_did() -> None:
     assert "jx-optdiff" in optimized and "jx-irdiff" in optimized and "data-src-line=" in optimized
     graph = render.ir_panes(report, "script")[0]
     assert "jx-optdiff" not in graph
+
+
+def test_trace_graph_pane_shows_the_trace_vs_script_diff() -> None:
+    from jit_explorer.analysis import analyze_model
+
+    report = analyze_model("sign_branch", mode="both").to_dict()
+    trace_graph = render.ir_panes(report, "trace")[0]
+    assert "jx-tsdiff" in trace_graph and "jx-irdiff" in trace_graph and "prim::If" in trace_graph
+    only_trace = analyze_model("sign_branch", mode="trace").to_dict()
+    assert "jx-tsdiff" not in render.ir_panes(only_trace, "trace")[0]  # nothing to compare with
