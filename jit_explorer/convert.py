@@ -24,7 +24,6 @@ from typing import Any
 
 import torch
 
-from .jit_scope import private_compilation_unit
 from .modes import REGISTRY, Job, parse_modes
 from .modes.common import (
     CapturedWarning,
@@ -122,7 +121,7 @@ def convert(
     job = Job(obj=obj, inputs=inputs, user_files=frozenset(files), user_file=user_file, label=label, device=device,
               entry_line=entry_line, options={"check_trace": check_trace, "inductor": inductor})
     result = Conversion()
-    with jit_lock, private_compilation_unit():  # what the modes compile lives as long as their results, no longer
+    with jit_lock:
         for name in chosen:
             with capture_warnings(files, name, label=label) as recs:
                 outcome = REGISTRY[name].convert(job)

@@ -46,9 +46,14 @@ def global_function_count() -> int:
 
 
 def _registries() -> tuple[Any, ...]:
-    """The Python-side caches that name or hold what a compilation unit compiled."""
-    return (_state._script_classes, _state._name_to_pyclass, _state._jit_caching_layer,
-            _state._jit_function_overload_caching)
+    """The Python-side caches of script *classes*, whose types belong to the unit that compiled them.
+
+    The caches of compiled *functions* (``_jit_caching_layer``, ``_jit_function_overload_caching``) are kept:
+    a compiled function holds its own unit alive, their number is bounded by the library functions there are
+    (``F.interpolate``…), and dropping them made a second conversion fail to compile an overloaded function
+    again ("interpolate(Tensor input, int? size=None, …)": SSDlite scripted twice in one process).
+    """
+    return (_state._script_classes, _state._name_to_pyclass)
 
 
 @contextlib.contextmanager

@@ -82,7 +82,7 @@ def _build_trace(c: Ctx) -> Callable[[], Any]:
 
 
 def _build_script(c: Ctx) -> Callable[[], Any]:
-    with torch.no_grad(), quiet(), private_compilation_unit():
+    with torch.no_grad(), quiet():  # script reuses its types: no private unit (a second one fails on SSDlite)
         scripted = torch.jit.script(c.module)
     return _call(scripted, c.inputs)
 

@@ -22,9 +22,13 @@ def convert(job: Job) -> Outcome:
     """Trace ``job.obj`` on ``job.inputs`` (``check_trace`` from the options) and read its views."""
     start = time.perf_counter()
     check = bool(job.options.get("check_trace", False))
+    from ..jit_scope import private_compilation_unit  # (imports this package: not at module level)
+
     try:
-        result, traced = run_torchscript(lambda: torch.jit.trace(job.obj, job.inputs, check_trace=check), job.inputs,
-                                         user_files=job.user_files, clean=job.clean)
+        # every trace makes new mangled types: in a private unit they live as long as the traced module, no longer
+        with private_compilation_unit():
+            result, traced = run_torchscript(lambda: torch.jit.trace(job.obj, job.inputs, check_trace=check),
+                                             job.inputs, user_files=job.user_files, clean=job.clean)
     except Exception as e:  # a failed trace is a result, not a crash
         line = user_line_of_exception(e, job.user_files)
         message = f"torch.jit.trace failed ({type(e).__name__}): {job.clean(str(e).strip())}"
