@@ -74,7 +74,7 @@ def start(browser: Any, url: str) -> None:
 def model(browser: Any, url: str) -> None:
     page = _open(browser, url)
     page.click("#start-resnet18")
-    page.locator("#m-trace-graph .jx-code").wait_for(timeout=LONG)
+    page.locator("#m-trace-graph .jx-code").first.wait_for(timeout=LONG)
     page.evaluate("window.scrollTo(0, 0)")
     _shot(page, "model-resnet18.png")
     page.close()

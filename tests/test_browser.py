@@ -73,7 +73,7 @@ def test_model_flow_resnet18_shows_highlighted_ir(context: Any, app_url: str) ->
     page = open_app(context, app_url)
     page.get_by_role("tab", name="Model", exact=True).click()
     page.click("#convert-btn")
-    page.locator("#m-trace-graph .jx-code").wait_for(timeout=LONG)
+    page.locator("#m-trace-graph .jx-code").first.wait_for(timeout=LONG)
     # highlighted: node kinds are their own spans, lines have anchors and CSS line numbers
     assert page.locator("#m-trace-graph .jx-code span.nf").count() > 10
     assert page.locator("#m-trace-graph .jx-code span.nv", has_text="%x").count() >= 1
@@ -104,7 +104,7 @@ def test_model_flow_resnet18_shows_highlighted_ir(context: Any, app_url: str) ->
 def test_model_flow_bert_from_the_start_tab(context: Any, app_url: str) -> None:
     page = open_app(context, app_url)
     page.click("#start-bert")
-    page.locator("#m-trace-graph .jx-code").wait_for(timeout=LONG)
+    page.locator("#m-trace-graph .jx-code").first.wait_for(timeout=LONG)
     assert selected_tab(page) == "Model"
     assert "bert-base-uncased" in page.locator("#model-pick input").input_value()
     assert page.locator("#m-trace-graph .jx-code span.nf", has_text="aten::").count() > 0
@@ -250,10 +250,10 @@ def test_phone_viewport_stays_usable(browser: Any, app_url: str) -> None:
         for name in ("Start", "Model", "Paste"):
             assert page.get_by_role("tab", name=name, exact=True).is_visible()
         page.locator("#start-resnet18").tap()
-        page.locator("#m-trace-graph .jx-code").wait_for(timeout=LONG)
+        page.locator("#m-trace-graph .jx-code").first.wait_for(timeout=LONG)
         scroll_w, inner_w = page.evaluate(width)
         assert scroll_w <= inner_w, "long IR pushed the page wider than the phone"
-        code = page.locator("#m-trace-graph .jx-code")
+        code = page.locator("#m-trace-graph .jx-code").first
         code.scroll_into_view_if_needed()  # lines out of view are not laid out (content-visibility: auto)
         pane = code.evaluate("e => [e.scrollWidth, e.clientWidth]")
         assert pane[1] <= inner_w  # the IR pane fits the screen (long lines scroll or wrap inside it)
@@ -261,7 +261,8 @@ def test_phone_viewport_stays_usable(browser: Any, app_url: str) -> None:
         btn.scroll_into_view_if_needed()
         box = btn.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= inner_w
-        assert page.locator("#copy-link").bounding_box()["x"] + page.locator("#copy-link").bounding_box()["width"] <= inner_w
+        assert (page.locator("#copy-link").bounding_box()["x"]
+                + page.locator("#copy-link").bounding_box()["width"] <= inner_w)
         page.screenshot(path=str(SHOTS / "phone.png"))
     finally:
         ctx.close()

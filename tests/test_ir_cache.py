@@ -92,6 +92,7 @@ def test_analyze_model_answers_repeats_from_the_cache(monkeypatch: pytest.Monkey
 
 
 def test_prewarm_runs_in_the_background_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JX_PREWARM", "1")  # the suite's server runs without it (tests/conftest.py)
     seen: list[tuple[str, str, str]] = []
     t = ir_cache.prewarm(("a", "b"), convert=lambda m, mode, dev: seen.append((m, mode, dev)) or _analysis())
     assert t is not None and t.daemon

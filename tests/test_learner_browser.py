@@ -62,7 +62,8 @@ def value(page: Any, sel: str) -> str:
 
 def wait_value(page: Any, sel: str, expected: str) -> None:
     page.wait_for_function(
-        "([s, v]) => { const e = document.querySelector(s + ' textarea, ' + s + ' input'); return e && e.value === v; }",
+        "([s, v]) => { const e = document.querySelector(s + ' textarea, ' + s + ' input'); "
+        "return e && e.value === v; }",
         arg=[sel, expected], timeout=30_000)
 
 
@@ -144,12 +145,13 @@ def test_point11_phone_dropdown_text_clears_the_caret_and_ir_panes_fit(browser: 
         page.goto(app_url, wait_until="load")
         page.locator("#start-resnet18").wait_for(state="visible", timeout=90_000)
         page.get_by_role("tab", name="Model", exact=True).tap()
-        gap = """sel => { const i = document.querySelector(sel + ' input'); const c = document.querySelector(sel + ' .icon-wrap');
+        gap = """sel => { const i = document.querySelector(sel + ' input');
+                  const c = document.querySelector(sel + ' .icon-wrap');
                   const r = i.getBoundingClientRect(); const pad = parseFloat(getComputedStyle(i).paddingRight);
                   return c.getBoundingClientRect().left - (r.right - pad); }"""
         assert page.evaluate(gap, "#model-pick") >= -1, "the chosen model's text runs under the dropdown's caret"
         page.locator("#convert-btn").tap()
-        code = page.locator("#m-trace-graph .jx-code")
+        code = page.locator("#m-trace-graph .jx-code").first
         code.locator(".jx-line").first.wait_for(timeout=LONG)
         code.scroll_into_view_if_needed()
         sideways = code.evaluate("e => e.scrollWidth - e.clientWidth")
