@@ -94,7 +94,8 @@ def structure_html(d: dict[str, Any], *, max_ops: int = 60) -> str:
         tree.append(f"<tr><td style='padding-left:{s['depth'] * 14 + 4}px'><code>{html.escape(s['name'] or '(top)')}"
                     f"</code></td><td>{html.escape(s['type'].rsplit('.', 1)[-1])}</td><td>{s['total_params']:,}</td>"
                     f"<td>{_size(s['total_bytes'])}</td><td>{html.escape(', '.join(own))}</td></tr>")
-    ops = [f"<tr><td>{o['count']}</td><td><code>{html.escape(o['kind'])}</code></td><td>{html.escape(o['doc'])}</td></tr>"
+    ops = [f"<tr><td>{o['count']}</td><td><code>{html.escape(o['kind'])}</code></td>"
+           f"<td>{html.escape(o['doc'])}</td></tr>"
            for o in d.get("ops", [])[:max_ops]]
     more = len(d.get("ops", [])) - max_ops
     return (f"<div id='archive-methods'><h4>Methods</h4><ul>{''.join(rows)}</ul></div>"
@@ -143,8 +144,8 @@ def migration_html(d: dict[str, Any]) -> str:
         parts.append(f"<div class='jx-pitfall jx-warning'><b>method <code>{html.escape(a['signature'])}</code></b>"
                      f"<div class='jx-pit-fix'>{html.escape(a['advice'])}</div></div>")
     if m.get("graph"):
-        parts.append("<h4>Exported program</h4>" + highlight.render_html(m["graph"], language="python",
-                                                                         anchor="archive-ep", max_lines=render.MAX_LINES))
+        parts.append("<h4>Exported program</h4>" + highlight.render_html(
+            m["graph"], language="python", anchor="archive-ep", max_lines=render.MAX_LINES))
         parts.append(f"<details><summary>Signature and dynamic dims</summary><pre>{html.escape(m['signature'])}</pre>"
                      "</details>")
     return f"<div id='archive-migration-body'>{''.join(parts)}</div>"
@@ -213,7 +214,8 @@ def build() -> dict[str, Any]:
         c["file"] = gr.File(label="TorchScript archive (.pt, up to 200 MB)", file_count="single", type="filepath",
                             elem_id="archive-file", scale=3)
         with gr.Column(scale=2, min_width=260):
-            c["inputs"] = gr.Textbox(label="forward's example inputs (prefilled from the archive; edit and Inspect again)",
+            c["inputs"] = gr.Textbox(label="forward's example inputs (prefilled from the archive; "
+                                           "edit and Inspect again)",
                                      placeholder="float32[1, 3, 224, 224], int64[1, 8], 3", elem_id="archive-inputs")
             c["go"] = gr.Button("Inspect", variant="primary", elem_id="archive-btn")
     c["summary"] = gr.HTML(elem_id="archive-notice")

@@ -55,7 +55,8 @@ def _pitfall_hits(res: dict[str, Any], view: str, p: dict[str, Any]) -> list[int
     if p.get("mode") == "trace" and line:
         text = ((res.get("views") or {}).get(view) or "").splitlines()
         if p.get("kind") in ("tensor-to-number", "constant-tensor"):
-            hits |= {i for i, (t, ln) in enumerate(zip(text, lines), start=1)
+            # strict=False: source_lines need not cover every line of the view's text; extra lines map to nothing
+            hits |= {i for i, (t, ln) in enumerate(zip(text, lines, strict=False), start=1)
                      if ln is not None and ln >= line and _FROZEN.search(t)}
         elif p.get("kind") in ("shape-specialization", "tensor-iteration"):
             counts: dict[int, int] = {}
@@ -141,7 +142,8 @@ def noise_reasons(report: dict[str, Any]) -> list[str]:
     """Why this benchmark's numbers are too noisy to crown a winner (empty: they are not)."""
     reasons = [n for n in report.get("notes", []) if "busy" in n.lower()]
     for r in report.get("results", []):
-        if r.get("ok") and r.get("median_ms") and r.get("iqr_ms") is not None and r["iqr_ms"] > NOISY_IQR * r["median_ms"]:
+        if (r.get("ok") and r.get("median_ms") and r.get("iqr_ms") is not None
+                and r["iqr_ms"] > NOISY_IQR * r["median_ms"]):
             reasons.append(f"{r['mode']}'s spread (IQR {human_number(r['iqr_ms'])} ms) is "
                            f"{r['iqr_ms'] / r['median_ms']:.0%} of its median ({human_number(r['median_ms'])} ms)")
     return reasons

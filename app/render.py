@@ -15,7 +15,8 @@ from .irdiff_view import optimizer_diff_html, trace_script_diff_html
 from .learner import card_ir_links, evidence_lines, human_number, inline_markdown, pitfall_count_text, stable_names
 
 __all__ = [
-    "VIEWS", "PANES", "pane_views", "ir_panes", "all_panes", "summary_html", "pitfalls_html", "warnings_html", "notice_html", "source_html", "error_html", "empty_panes",
+    "VIEWS", "PANES", "pane_views", "ir_panes", "all_panes", "summary_html", "pitfalls_html", "warnings_html",
+    "notice_html", "source_html", "error_html", "empty_panes",
     "deprecation_line", "bench_summary_html", "bench_chart_html", "bench_table_html", "bench_notes_html",
     "bench_wrong_modes", "libtorch_snippet",
 ]
@@ -48,7 +49,8 @@ def ir_panes(report: dict[str, Any], mode: str) -> list[str]:
     views = pane_views(mode)
     res = report.get(mode)
     if res is None:
-        return [f"<div class='jx-empty'>{html.escape(spec.title)} was not requested: tick it under Modes.</div>"] * len(views)
+        empty = f"<div class='jx-empty'>{html.escape(spec.title)} was not requested: tick it under Modes.</div>"
+        return [empty] * len(views)
     if not res.get("ok"):
         err = res.get("error") or {}
         line = f" (line {err['line']})" if err.get("line") else ""
@@ -104,7 +106,8 @@ def summary_html(report: dict[str, Any]) -> str:
             icon, state, cls = "⛔", f"fails{at}", "jx-fails"
         elif name == "compile" and res.get("graph_break_count"):
             n = res["graph_break_count"]
-            icon, state, cls = "⚠️", f"works with {n} graph break{'s' * (n != 1)} ({res.get('graph_count', '?')} graphs)", "jx-warns"
+            state = f"works with {n} graph break{'s' * (n != 1)} ({res.get('graph_count', '?')} graphs)"
+            icon, cls = "⚠️", "jx-warns"
         elif count:
             icon, state, cls = "⚠️", f"works, with {count} pitfall{'s' * (count != 1)} to check", "jx-warns"
         else:
@@ -113,10 +116,11 @@ def summary_html(report: dict[str, Any]) -> str:
         if first is not None:
             where = f"line {first['line']}" if first.get("line") else "details"
             n = [p for p in report.get("pitfalls", []) if p.get("mode") == name].index(first)  # its card's number
-            link = f" — <a href='#pit-{html.escape(name)}-{n}' class='jx-sum-link'>{html.escape(first['kind'])}, {where}</a>"
+            link = (f" — <a href='#pit-{html.escape(name)}-{n}' class='jx-sum-link'>"
+                    f"{html.escape(first['kind'])}, {where}</a>")
         secs = f" <span class='jx-pit-meta'>{res.get('seconds', 0):.2f} s</span>" if res.get("ok") else ""
-        rows.append(f"<tr class='{cls}' data-mode='{html.escape(name)}'><td>{icon}</td><td><code>{html.escape(spec.title)}"
-                    f"</code></td><td>{html.escape(state)}{link}{secs}</td></tr>")
+        rows.append(f"<tr class='{cls}' data-mode='{html.escape(name)}'><td>{icon}</td>"
+                    f"<td><code>{html.escape(spec.title)}</code></td><td>{html.escape(state)}{link}{secs}</td></tr>")
     if not rows:
         return ""
     return ("<div class='jx-summary' id='capture-summary'><h4>Which capture fits this code?</h4>"
@@ -141,7 +145,8 @@ def pitfalls_html(report: dict[str, Any]) -> str:
         cards.append(
             f"<div class='jx-pitfall jx-{html.escape(p['severity'])}' id='pit-{html.escape(p['mode'])}-{n}'{src}>"
             f"<div class='jx-pit-head'>{_SEV_ICON.get(p['severity'], '')} <b>{html.escape(p['kind'])}</b>"
-            f" <span class='jx-pit-meta'>{html.escape(line)} · {html.escape(p['mode'])} · {html.escape(p['evidence'])}</span></div>"
+            f" <span class='jx-pit-meta'>{html.escape(line)} · {html.escape(p['mode'])} · "
+            f"{html.escape(p['evidence'])}</span></div>"
             f"<div class='jx-pit-msg'>{inline_markdown(p['message'])}</div>"
             f"<div class='jx-pit-fix'><b>Fix:</b> {inline_markdown(p['fix'])}</div>{jump}</div>"
         )
@@ -154,7 +159,8 @@ def warnings_html(report: dict[str, Any]) -> str:
     if not ws:
         return ""
     items = "".join(f"<li><code>{html.escape(w)}</code></li>" for w in ws)
-    return f"<details class='jx-warnings'><summary>{len(ws)} warning{'s' * (len(ws) != 1)} raised while converting</summary><ul>{items}</ul></details>"
+    return (f"<details class='jx-warnings'><summary>{len(ws)} warning{'s' * (len(ws) != 1)} raised while converting"
+            f"</summary><ul>{items}</ul></details>")
 
 
 def notice_html(report: dict[str, Any]) -> str:
@@ -163,9 +169,11 @@ def notice_html(report: dict[str, Any]) -> str:
     if report.get("model"):
         w = report.get("weights")
         badge = "pretrained weights" if w == "pretrained" else "random weights"
-        parts.append(f"<b>{html.escape(report['model'])}</b> · <span class='jx-badge jx-{html.escape(str(w))}'>{badge}</span>")
+        parts.append(f"<b>{html.escape(report['model'])}</b> · "
+                     f"<span class='jx-badge jx-{html.escape(str(w))}'>{badge}</span>")
     else:
-        parts.append(f"<b>{html.escape(report.get('file', ''))}</b> · entry <code>{html.escape(report.get('entry', ''))}</code>")
+        parts.append(f"<b>{html.escape(report.get('file', ''))}</b> · "
+                     f"entry <code>{html.escape(report.get('entry', ''))}</code>")
     for mode, spec in REGISTRY.items():
         res = report.get(mode)
         if res:
@@ -256,12 +264,14 @@ def bench_summary_html(report: dict[str, Any]) -> str:
     if noisy:  # said first, before any number; no mode is crowned on noise
         verdict = ""
         first = ("<div class='jx-bench-noisy'>⚠️ <b>Noisy run</b>: " + html.escape("; ".join(noisy)) +
-                 ". The numbers below are not reliable and no mode is named fastest: run it again on a quiet machine.</div>")
+                 ". The numbers below are not reliable and no mode is named fastest: "
+                 "run it again on a quiet machine.</div>")
     else:
         first = ""
     return first + (f"<div class='jx-notice jx-bench-summary'><b>{html.escape(report['model'])}</b> on "
             f"<b>{html.escape(report['device'])}</b> ({html.escape(report.get('device_name', ''))}) · "
-            f"{report['threads']} thread{'s' * (report['threads'] != 1)} · input {html.escape(report.get('input', ''))} · "
+            f"{report['threads']} thread{'s' * (report['threads'] != 1)} · "
+            f"input {html.escape(report.get('input', ''))} · "
             f"peak {html.escape(peak)} · torch {html.escape(report.get('torch_version', ''))}{verdict}</div>")
 
 
@@ -293,7 +303,8 @@ def bench_chart_html(report: dict[str, Any]) -> str:
         w = max(1.0, bar_w * r["median_ms"] / top)
         p90 = label_w + bar_w * r["p90_ms"] / top
         parts.append(f"<rect x='{label_w}' y='{y + 3}' width='{w:.1f}' height='{row_h - 8}' rx='3' class='{cls}'>"
-                     f"<title>{mode}: median {_num(r['median_ms'], 4)} ms, p90 {_num(r['p90_ms'], 4)} ms</title></rect>")
+                     f"<title>{mode}: median {_num(r['median_ms'], 4)} ms, "
+                     f"p90 {_num(r['p90_ms'], 4)} ms</title></rect>")
         mid = y + 3 + (row_h - 8) / 2
         parts.append(f"<line x1='{label_w + w:.1f}' x2='{p90:.1f}' y1='{mid:.1f}' y2='{mid:.1f}' class='jx-whisker'/>"
                      f"<line x1='{p90:.1f}' x2='{p90:.1f}' y1='{y + 6}' y2='{y + row_h - 8}' class='jx-whisker'/>")
@@ -303,10 +314,12 @@ def bench_chart_html(report: dict[str, Any]) -> str:
                      f"{_num(r['median_ms'], 3)} ms · {r['speedup_vs_eager']:.2f}x{tag}</text>")
     axis_y = 6 + len(rows) * row_h + 12
     parts.append(f"<text x='{label_w}' y='{axis_y}' class='jx-chart-axis'>0</text>"
-                 f"<text x='{label_w + bar_w}' y='{axis_y}' text-anchor='end' class='jx-chart-axis'>{_num(top, 3)} ms</text>")
+                 f"<text x='{label_w + bar_w}' y='{axis_y}' text-anchor='end' class='jx-chart-axis'>"
+                 f"{_num(top, 3)} ms</text>")
     parts.append("</svg>")
     legend = ("<div class='jx-chart-legend'>bar: median latency (lower is better) · whisker: p90 · "
-              "<span class='jx-key jx-bar-best'></span> fastest correct · <span class='jx-key jx-bar-wrong'></span> wrong output</div>")
+              "<span class='jx-key jx-bar-best'></span> fastest correct · "
+              "<span class='jx-key jx-bar-wrong'></span> wrong output</div>")
     return f"<div class='jx-chart-box'>{''.join(parts)}{legend}</div>"
 
 
@@ -322,12 +335,14 @@ def bench_table_html(report: dict[str, Any]) -> str:
     for r in report.get("results", []):
         mode = html.escape(r["mode"])
         if not r["ok"]:
-            body.append(f"<tr class='jx-row-failed'><td>{mode}</td><td>✗</td>" + "<td></td>" * (len(_BENCH_COLUMNS) - 3) +
+            body.append(f"<tr class='jx-row-failed'><td>{mode}</td><td>✗</td>" +
+                        "<td></td>" * (len(_BENCH_COLUMNS) - 3) +
                         f"<td class='jx-err'>{html.escape(r.get('error') or 'failed')}</td></tr>")
             continue
         flag = " <b class='jx-wrong'>WRONG</b>" if r["mode"] in wrong else ""
         if r.get("caveat"):
-            flag += f" <b class='jx-wrong jx-caveat' title='{html.escape(r['caveat'], quote=True)}'>correct only for this input</b>"
+            flag += (f" <b class='jx-wrong jx-caveat' title='{html.escape(r['caveat'], quote=True)}'>"
+                     "correct only for this input</b>")
         ci = r.get("ci95_ms")
         cells = [
             _num(r["median_ms"], 4), f"{_num(ci[0], 4)}-{_num(ci[1], 4)}" if ci else "n/a", _num(r["p90_ms"], 4),
@@ -369,7 +384,8 @@ def libtorch_snippet(filename: str, inputs: list[tuple[list[int], str]]) -> str:
         else:
             args.append(f"torch::rand({{{dims}}})")
     joined = ",\n                                         ".join(args)
-    return f"""// main.cpp: link against LibTorch (CMake: find_package(Torch REQUIRED), target_link_libraries(app ${{TORCH_LIBRARIES}}))
+    return ("// main.cpp: link against LibTorch (CMake: find_package(Torch REQUIRED), "
+            f"""target_link_libraries(app ${{TORCH_LIBRARIES}}))
 #include <torch/script.h>
 #include <iostream>
 
@@ -381,4 +397,4 @@ int main() {{
   torch::jit::IValue output = module.forward(inputs);
   std::cout << output << std::endl;  // a model returning a tuple: output.toTuple()->elements()
 }}
-"""
+""")

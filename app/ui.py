@@ -56,7 +56,8 @@ falls back to Python where it cannot (*graph breaks*). This tool runs the four s
 your code, pins every problem to the line that causes it with a fix, and times them honestly.
 """
 
-METHODOLOGY = """**How it is measured.** Each mode is converted and called once (*first call*: conversion, compilation and
+METHODOLOGY = """\
+**How it is measured.** Each mode is converted and called once (*first call*: conversion, compilation and
 the first run, the one-off cost), warmed up (at least 3 more calls, which covers TorchScript's profiling runs), then
 all modes are timed in interleaved rounds with `torch.utils.benchmark.Timer` under `torch.inference_mode()`, the
 thread count set explicitly (on CUDA every call is synchronised). **median** is the typical latency, **p90** the
@@ -202,7 +203,8 @@ def _bench_tab(c: dict[str, Any]) -> None:
         c["budget"] = gr.Slider(0.5, 10.0, value=handlers.BENCH_UI_BUDGET_S, step=0.5, scale=2, min_width=200,
                                 label="Seconds of timed calls per mode", elem_id="bench-budget")
     default = list(bench.default_modes("cpu"))  # offered; ticked: handlers.ui_default_bench_modes
-    c["bmodes"] = gr.CheckboxGroup(default, value=handlers.ui_default_bench_modes("cpu"), label="Modes (eager is always run: it is the baseline)",
+    c["bmodes"] = gr.CheckboxGroup(default, value=handlers.ui_default_bench_modes("cpu"),
+                                   label="Modes (eager is always run: it is the baseline)",
                                    elem_id="bench-modes")
     if "cuda" not in handlers.bench_devices():
         gr.Markdown(CUDA_MISSING, elem_id="bench-cuda-note")

@@ -28,7 +28,10 @@ from .errors import ErrorKind, JitExplorerError, SnippetError
 from .fix_words import matches_note, specific_fixes
 from .report import Analysis
 
-__all__ = ["analyze_model", "analyze_callable", "analyze_source_here", "analyze_source_outcomes", "benchmark_source_here", "warning_lines", "failed"]
+__all__ = [
+    "analyze_model", "analyze_callable", "analyze_source_here", "analyze_source_outcomes", "benchmark_source_here",
+    "warning_lines", "failed",
+]
 
 
 def warning_lines(warnings: Iterable[CapturedWarning]) -> list[str]:
@@ -142,7 +145,8 @@ def analyze_model(name: str, *, mode: str = "both", device: str = "cpu", inducto
     report = analyze_callable(module, loaded.inputs(), file=file, entry=type(module).__name__, mode=mode,
                               device=device, user_file=src_file, source=src, dynamic=dynamic, inductor=inductor,
                               entry_line=entry_line)
-    return ir_cache.store(cache_key, report.with_changes(model=name, weights=loaded.weights, notes=(*notes, *report.notes)))
+    return ir_cache.store(cache_key,
+                          report.with_changes(model=name, weights=loaded.weights, notes=(*notes, *report.notes)))
 
 
 def analyze_source_here(

@@ -66,14 +66,16 @@ def test_limits_bad_values_are_logged_and_ignored(value: str, caplog: pytest.Log
     ("source", "kwargs", "kind", "words"),
     [
         ("import torch\ndef f(x):\n    return x\n", {"inputs": "torch.ones(2"}, "inputs", "not valid Python"),
-        ("import torch\ndef f(x):\n    return x\n", {"inputs": "x" * (sandbox.MAX_INPUTS_CHARS + 1)}, "inputs", "limit"),
+        ("import torch\ndef f(x):\n    return x\n", {"inputs": "x" * (sandbox.MAX_INPUTS_CHARS + 1)}, "inputs",
+         "limit"),
         ("import torch\ndef f(x):\n    return x\n", {"inputs": "torch.ones(2)\x00"}, "inputs", "NUL"),
         ("import torch\ndef f(x):\n    return x\n", {}, "inputs", "example_inputs"),
         ("import torch\ndef f(x):\n    return x\n", {"inputs": "1", "mode": "jit"}, "mode", "unknown mode"),
         ("import torch\ndef f(x):\n    return x\n", {"inputs": "1", "entry": "g"}, "no-entry", "not found"),
         ("x = 1\n", {"inputs": "1"}, "no-entry", "no entry"),
         ("import torch\ndef f(x):\n    return x +\n", {"inputs": "1"}, "syntax", "line 3"),
-        ("import torch\n\nclass M(torch.nn.Module):\n    def __init__(self, width, *, depth):\n        super().__init__()\n"
+        ("import torch\n\nclass M(torch.nn.Module):\n    def __init__(self, width, *, depth):\n"
+         "        super().__init__()\n"
          "    def forward(self, x):\n        return x\n", {"inputs": "torch.ones(2)"}, "constructor", "width, depth"),
         ("import torch\ndef f(x):\n    return '\udc80'\n", {"inputs": "1"}, "source", "surrogates"),
     ],
@@ -258,7 +260,8 @@ def test_result_cap_and_ir_truncation(pool: sandbox.WorkerPool) -> None:
 
 
 def test_exception_messages_show_only_the_users_frames(pool: sandbox.WorkerPool) -> None:
-    src = "import torch\n\ndef helper(x):\n    return x / 0 if False else {}['missing']\n\ndef f(x):\n    return helper(x)\n"
+    src = ("import torch\n\ndef helper(x):\n    return x / 0 if False else {}['missing']\n\n"
+           "def f(x):\n    return helper(x)\n")
     [a] = sandbox.analyze_source(src, entry="f", inputs="torch.ones(2)", pool=pool)
     assert not a.ok and a.error is not None
     msg = a.error.message

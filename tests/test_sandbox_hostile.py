@@ -188,7 +188,8 @@ def test_server_environment_is_unreadable_from_a_separate_server_process(tmp_pat
     """A server process whose *initial* environment holds the secret (what ``/proc/<pid>/environ`` shows)."""
     port = free_port()
     env = {**os.environ, **LIMIT_ENV, "JX_TEST_SECRET": SECRET, "PYTHONPATH": str(Path(__file__).parent.parent)}
-    code = ("import app, time; app.launch(server_name='127.0.0.1', server_port=%d, prevent_thread_lock=True, quiet=True);"
+    code = ("import app, time; "
+            "app.launch(server_name='127.0.0.1', server_port=%d, prevent_thread_lock=True, quiet=True);"
             "time.sleep(600)" % port)
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=str(tmp_path),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

@@ -230,7 +230,8 @@ def space() -> Iterator[Space]:
         pth = venv_site / "jx-project.pth"
         pth.write_text("import site; " + "; ".join(f"site.addsitedir({str(s)!r})" for s in sites) + "\n")
         os.chown(pth, uid, gid)
-        check = _run_as(uid, gid, [str(venv_python), "-c", "import torch, gradio, jit_explorer; print(jit_explorer.__file__)"],
+        check = _run_as(uid, gid,
+                        [str(venv_python), "-c", "import torch, gradio, jit_explorer; print(jit_explorer.__file__)"],
                         env=env, cwd=str(app_dir), timeout=300)
         if check.returncode != 0:
             pytest.skip(f"uid {uid} cannot import the project's packages with {python}: "
@@ -345,7 +346,8 @@ zyg = int(open("/proc/%d/stat" % sup).read().rsplit(")", 1)[1].split()[1])
 for who, pid in (("supervisor", sup), ("zygote", zyg), ("server", T["server"])):
     t("mem " + who, lambda: open("/proc/%d/mem" % pid, "r+b").close())
     t("environ " + who, lambda: open("/proc/%d/environ" % pid, "rb").read())
-    t("ptrace " + who, lambda: (ctypes.CDLL(None, use_errno=True).ptrace(16, pid, 0, 0) == 0) or (_ for _ in ()).throw(OSError(1, "no")))
+    t("ptrace " + who, lambda: (ctypes.CDLL(None, use_errno=True).ptrace(16, pid, 0, 0) == 0)
+      or (_ for _ in ()).throw(OSError(1, "no")))
 ''',
     # the kernel sending SIGIO/SIGURG to the server (Landlock ABI 5 does not scope it)
     "sigio": '''
@@ -390,7 +392,8 @@ def f(x):
     return x
 '''
 #: what must never come back "done" (metadata changes are checked from outside: chmod/utime are no-ops)
-_MUST_FAIL = re.compile(r"^(setxattr|chown|truncate|read|append|write|rename|environ|mem|ptrace|F_SET|FIOSETOWN|SIOCSPGRP)")
+_MUST_FAIL = re.compile(r"^(setxattr|chown|truncate|read|append|write|rename|environ|mem|ptrace|F_SET|FIOSETOWN"
+                        r"|SIOCSPGRP)")
 
 
 def _probe(client: object, sp: Space, name: str) -> dict[str, str]:
@@ -415,7 +418,8 @@ def _no_secret(answer: object) -> None:
 def _assert_unchanged(sp: Space) -> None:
     after = _snapshot(_watched(sp))
     changed = [p for p in sp.before if after.get(p) != sp.before[p]]
-    assert not changed, "changed by pasted code: " + ", ".join(f"{p} {sp.before[p][:3]} -> {after[p][:3]}" for p in changed)
+    assert not changed, "changed by pasted code: " + ", ".join(
+        f"{p} {sp.before[p][:3]} -> {after[p][:3]}" for p in changed)
     assert not (sp.app_dir / "app" / "evil.py").exists() and not (sp.venv_site / "evil.pth").exists()
 
 

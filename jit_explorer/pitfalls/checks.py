@@ -44,7 +44,10 @@ from .script_failure import explain_script_failure
 from .stories import branch_story, line_ref, loop_story, parting_story
 from .taint import Cat
 
-__all__ = ["Context", "Check", "REGISTRY", "register", "prepare", "detect", "classify_tracer_warning", "DYNAMIC_BUDGET_S", "DYNAMIC_CHECKS"]
+__all__ = [
+    "Context", "Check", "REGISTRY", "register", "prepare", "detect", "classify_tracer_warning", "DYNAMIC_BUDGET_S",
+    "DYNAMIC_CHECKS",
+]
 
 #: wall-clock seconds the dynamic checks may spend on one entry (env ``JX_PITFALL_BUDGET_S``)
 DYNAMIC_BUDGET_S = float(os.environ.get("JX_PITFALL_BUDGET_S", "2.0"))
@@ -125,17 +128,21 @@ _FIX = {
     "tensor-to-bool": "express the choice with tensor ops (`torch.where(cond, a, b)`, masking) so both branches are "
                       "computed in the graph, or compile this function with torch.jit.script (it keeps the `if`)",
     "shape-specialization": "make the code independent of the shape/dtype (e.g. `x.flatten(1)`, `x.reshape(-1, n)`, "
-                            "broadcasting) or trace once per variant you need; torch.jit.script keeps the check at run time",
+                            "broadcasting) or trace once per variant you need; torch.jit.script keeps the check at "
+                            "run time",
     "tensor-iteration": "replace the Python loop with a vectorized tensor op over that dimension (`x.sum(0)`, "
                         "`torch.cumsum`, batched matmul), or torch.jit.script this function so the loop stays a loop",
     "tensor-to-number": "keep the value as a tensor (drop `.item()`/`int()`/`float()`/`.tolist()`/`.numpy()`: tensor "
                         "ops broadcast with 0-dim tensors), or torch.jit.script this function",
     "constant-tensor": "compute the tensor from the input with tensor ops (e.g. `x.sum() / x.shape[0]`, "
-                       "`torch.arange(x.size(0))`, `x.new_ones(...)` * value) instead of torch.tensor/from_numpy of Python data",
-    "python-side-effect": "keep state in a registered buffer updated in place (`self.count.add_(1)`) or return it as an "
-                          "output; run bookkeeping outside the traced call, or guard it with `if not torch.jit.is_tracing():`",
-    "nondeterministic": "use torch's RNG (`torch.rand(())`, `torch.randn_like(x)`: the trace records an op) or pass the "
-                        "value in as an input; call .eval() before tracing so dropout/batch-norm are in inference mode",
+                       "`torch.arange(x.size(0))`, `x.new_ones(...)` * value) instead of torch.tensor/from_numpy of "
+                       "Python data",
+    "python-side-effect": "keep state in a registered buffer updated in place (`self.count.add_(1)`) or return it as "
+                          "an output; run bookkeeping outside the traced call, or guard it with "
+                          "`if not torch.jit.is_tracing():`",
+    "nondeterministic": "use torch's RNG (`torch.rand(())`, `torch.randn_like(x)`: the trace records an op) or pass "
+                        "the value in as an input; call .eval() before tracing so dropout/batch-norm are in inference "
+                        "mode",
     "container-output": "return a tuple of tensors (e.g. `return out['logits'], out['hidden']`); use "
                         "torch.jit.trace(..., strict=False) only if the structure never changes",
 }
@@ -229,7 +236,9 @@ def _loop_kind(lp: Loop) -> str:
     return "tensor-iteration" if lp.how in ("tensor", "range-len") else "shape-specialization"
 
 
-def _pit(kind: str, severity: str, line: int | None, message: str, fix: str, evidence: str, mode: str = "trace") -> Pitfall:
+def _pit(
+    kind: str, severity: str, line: int | None, message: str, fix: str, evidence: str, mode: str = "trace"
+) -> Pitfall:
     return Pitfall(kind=kind, mode=mode, severity=severity, line=line, message=message, fix=fix, evidence=evidence)
 
 
@@ -279,8 +288,8 @@ def _refine_warning(ctx: Context, kind: str, line: int) -> tuple[str, str, str |
     if kind in ("tensor-to-bool", "tensor-to-number") and facts.line_cats(line) <= {Cat.C} and not any(
             d.line == line for d in a.decisions) and not facts.index.is_assert(line):
         return kind, "info", ("the value converted here depends only on the module's parameters/buffers or on "
-                              "constants, not on the input: the trace freezes it, which is right until the weights change "
-                              "(re-trace after changing them)")
+                              "constants, not on the input: the trace freezes it, which is right until the weights "
+                              "change (re-trace after changing them)")
     if kind == "tensor-to-bool":
         decs = [d for d in a.decisions if d.line == line]
         if decs:
@@ -301,8 +310,9 @@ def _refine_warning(ctx: Context, kind: str, line: int) -> tuple[str, str, str |
                     "of the example input as a constant (harmless when that size is fixed by the model, e.g. a "
                     "feature dimension; wrong when it varies, e.g. the batch size)")
         if convs:
-            return kind, "warning", (f"`{convs[0].text}` turns a tensor's value into a Python number; the trace stores "
-                                     "the number computed for the example input as a constant and uses it for every input")
+            return kind, "warning", (f"`{convs[0].text}` turns a tensor's value into a Python number; the trace "
+                                     "stores the number computed for the example input as a constant and uses it "
+                                     "for every input")
         return kind, "warning", None
     if kind == "constant-tensor":
         sites = [c for c in a.constant_tensors if c.line == line]
@@ -318,7 +328,8 @@ def _refine_warning(ctx: Context, kind: str, line: int) -> tuple[str, str, str |
     if kind == "tensor-iteration":
         if any(lp.line == line for lp in a.loops):
             lp = next(lp for lp in a.loops if lp.line == line)
-            return _loop_kind(lp), "info" if lp.how == "range-rank" else "warning", loop_story(facts.index, lp, _lines(ctx))
+            severity = "info" if lp.how == "range-rank" else "warning"
+            return _loop_kind(lp), severity, loop_story(facts.index, lp, _lines(ctx))
         if "len(" in facts.index.text(line) and not facts.decisions_at(line):
             return kind, "info", ("len() of a tensor gives its first size as a Python int; the trace stores the "
                                   "example's size as a constant (use `x.size(0)` in tensor arithmetic instead)")
@@ -339,10 +350,12 @@ def tracer_warnings(ctx: Context) -> Iterable[Pitfall]:
                        "tracer-warning")
             continue
         facts = ctx.facts
-        if getattr(w, "internal", False) or (facts is not None and facts.index.tree is not None and not facts.has_construct(kind, w.line)):
+        if getattr(w, "internal", False) or (
+                facts is not None and facts.index.tree is not None and not facts.has_construct(kind, w.line)):
             yield _pit(kind, "info", w.line,
                        f"{_text(facts, w.line)} calls library code that raised this TracerWarning inside it ({what}); "
-                       f"check that the call behaves the same for other inputs. TracerWarning: {_first_line(w.message)}",
+                       "check that the call behaves the same for other inputs. "
+                       f"TracerWarning: {_first_line(w.message)}",
                        fix, "tracer-warning")
             continue
         kind, severity, story = _refine_warning(ctx, kind, w.line)
@@ -368,8 +381,8 @@ def script_error(ctx: Context) -> Iterable[Pitfall]:
     trace = ctx.conversion.trace
     if trace is not None and trace.ok:
         fix += "; torch.jit.trace works on this code (check its pitfalls before relying on it)"
-    yield _pit("script-error", "error", res.error.line, f"torch.jit.script fails{where}: {what}. TorchScript said: {said}",
-               fix, "static", mode="script")
+    yield _pit("script-error", "error", res.error.line,
+               f"torch.jit.script fails{where}: {what}. TorchScript said: {said}", fix, "static", mode="script")
 
 
 # --------------------------------------------------------------------------- 2. static checks
@@ -384,7 +397,8 @@ def python_decisions(ctx: Context) -> Iterable[Pitfall]:
     for d in facts.decisions:
         kind = _kind_at(facts, d.line, "tensor-to-bool")
         severity = "info" if d.guard else "warning"
-        yield _pit(kind, severity, d.line, branch_story(facts.index, d, _lines(ctx)), _FIX[kind] + _script_hint(ctx), "static")
+        yield _pit(kind, severity, d.line, branch_story(facts.index, d, _lines(ctx)),
+                   _FIX[kind] + _script_hint(ctx), "static")
 
 
 @register("python-loops")
@@ -415,7 +429,8 @@ def python_numbers(ctx: Context) -> Iterable[Pitfall]:
         if s.what in ("to-numpy", "numpy-call"):
             msg = (f"`{s.text}` is a numpy round trip: the tensor leaves torch, so the trace cannot follow it and "
                    "stores the numpy result for the example input as a constant")
-            fix = "use the torch equivalent (`torch.exp`, `torch.clip`, `torch.sort`...) so the operation stays in the graph"
+            fix = ("use the torch equivalent (`torch.exp`, `torch.clip`, `torch.sort`...) so the operation stays in "
+                   "the graph")
         else:
             msg = (f"`{s.text}` turns a tensor's value into a Python number; the trace stores the number computed "
                    "for the example input as a constant and uses it for every input")
@@ -471,8 +486,8 @@ def side_effects(ctx: Context) -> Iterable[Pitfall]:
     for s in _side_effects(ctx, facts):
         owner = _owner(s)
         yield _pit("python-side-effect", "warning", s.line,
-                   f"`{facts.index.text(s.line)}` changes {owner} in Python; the trace does not record it, so the traced model "
-                   "never updates it, and code that reads it keeps the value it had while tracing",
+                   f"`{facts.index.text(s.line)}` changes {owner} in Python; the trace does not record it, so the "
+                   "traced model never updates it, and code that reads it keeps the value it had while tracing",
                    _FIX["python-side-effect"], "static")
     for s in a.prints:
         yield _pit("python-side-effect", "info", s.line,
@@ -540,12 +555,13 @@ def container_output(ctx: Context) -> Iterable[Pitfall]:
             continue
         base = kind.split()[-1]
         if failed:
-            msg = (f"`{facts.index.text(node.lineno)}` returns a {kind}: torch.jit.trace (strict mode) refuses a {base} output "
-                   "and fails; with strict=False the trace would fix the container's structure to the example's")
+            msg = (f"`{facts.index.text(node.lineno)}` returns a {kind}: torch.jit.trace (strict mode) refuses a "
+                   f"{base} output and fails; with strict=False the trace would fix the container's structure to "
+                   "the example's")
             sev = "error"
         else:
-            msg = (f"`{facts.index.text(node.lineno)}` returns a {kind}: the trace fixes the container's structure (its length"
-                   " and keys) to the example's; outputs of other structure are silently wrong")
+            msg = (f"`{facts.index.text(node.lineno)}` returns a {kind}: the trace fixes the container's structure "
+                   "(its length and keys) to the example's; outputs of other structure are silently wrong")
             sev = "warning"
         yield _pit("container-output", sev, node.lineno, msg, _FIX["container-output"], "static")
 
@@ -653,7 +669,8 @@ def _candidates(ctx: Context, facts: SourceFacts | None, run: dyn.EagerRun, vari
 
 @register("stateful")
 def stateful(ctx: Context) -> Iterable[Pitfall]:
-    """Call eager twice with the same input: if it changes (Python state, Python randomness) the frozen trace is wrong."""
+    """Call eager twice with the same input: if it changes (Python state, Python randomness) the frozen trace is
+    wrong."""
     base = _dynamic_ready(ctx)
     if base is None:
         return
@@ -693,13 +710,14 @@ def stateful(ctx: Context) -> Iterable[Pitfall]:
         for s in _side_effects(ctx, facts):
             emitted = True
             yield _pit("python-side-effect", "error", s.line,
-                       f"`{facts.index.text(s.line)}` changes Python state on every call; the trace does not record it. {proof}",
+                       f"`{facts.index.text(s.line)}` changes Python state on every call; the trace does not record "
+                       f"it. {proof}",
                        _FIX["python-side-effect"], "divergence")
         for s in a.random_calls:
             emitted = True
             yield _pit("nondeterministic", "error", s.line,
-                       f"`{s.text}` draws a new Python value on every eager call; the trace froze the one it drew while "
-                       f"tracing. {proof}", _FIX["nondeterministic"], "divergence")
+                       f"`{s.text}` draws a new Python value on every eager call; the trace froze the one it drew "
+                       f"while tracing. {proof}", _FIX["nondeterministic"], "divergence")
     if not emitted:
         yield _pit("nondeterministic", "error", None, f"{proof} No single line could be pinned down.",
                    _FIX["nondeterministic"], "divergence")
@@ -742,11 +760,13 @@ def divergence(ctx: Context) -> Iterable[Pitfall]:
             existing = [p.kind for p in ctx.found if p.line == decide and p.mode == "trace"]
             kind = _kind_at(facts, decide, existing[0] if existing else "")
             if not kind and cands and cands[0][1] != decide:
-                # the path parts at an ordinary line (e.g. a loop over a list made by .tolist()): the frozen value is the cause
+                # the path parts at an ordinary line (e.g. a loop over a list made by .tolist()): the frozen value
+                # is the cause
                 kind, line = cands[0]
                 if line not in reported:
                     reported.add(line)
-                    yield _pit(kind, "error", line, f"{proof} {parting_story(_src(facts), decide, nb, nv)} That path follows "
+                    yield _pit(kind, "error", line,
+                               f"{proof} {parting_story(_src(facts), decide, nb, nv)} That path follows "
                                f"from a value frozen into the trace at {_text(facts, line)}.", _FIX[kind], "divergence")
                 continue
             kind = kind or fallback

@@ -63,7 +63,7 @@ def _required_init_args(cls: ast.ClassDef) -> list[str]:
             a = node.args
             positional = a.posonlyargs + a.args
             required = positional[1: len(positional) - len(a.defaults)] if positional else []
-            required_kw = [k for k, d in zip(a.kwonlyargs, a.kw_defaults) if d is None]
+            required_kw = [k for k, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d is None]
             return [x.arg for x in required + required_kw]
     return []
 
@@ -183,8 +183,8 @@ def analyze_source(
     report = run_request(request, limits=limits, pool=pool)
     if not report.get("ok"):
         err = report.get("error") or {}
-        return [Analysis.failure(label, entry, err.get("kind", ErrorKind.SANDBOX), err.get("message", "the sandbox failed"),
-                        err.get("line"))]
+        return [Analysis.failure(label, entry, err.get("kind", ErrorKind.SANDBOX),
+                                 err.get("message", "the sandbox failed"), err.get("line"))]
     return [Analysis.from_dict(d) for d in report.get("analyses", [])]
 
 

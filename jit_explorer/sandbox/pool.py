@@ -64,7 +64,8 @@ def _worker_env(home: str) -> dict[str, str]:
     }
 
 
-_BOOTSTRAP = "import sys; sys.path.insert(0, {root!r}); from jit_explorer.sandbox import worker; worker.zygote_main({fd})"
+_BOOTSTRAP = ("import sys; sys.path.insert(0, {root!r}); "
+              "from jit_explorer.sandbox import worker; worker.zygote_main({fd})")
 
 
 def _stat_fields(pid: int | str) -> list[str] | None:

@@ -147,7 +147,9 @@ def _pidfd_open(pid: int) -> int | None:
         return None
 
 
-def _fork_supervisor(sock: socket.socket, fdlist: list[int], cmd: dict[str, Any], workers: dict[int, int | None]) -> int:
+def _fork_supervisor(
+    sock: socket.socket, fdlist: list[int], cmd: dict[str, Any], workers: dict[int, int | None]
+) -> int:
     if len(fdlist) != 2:
         for fd in fdlist:
             os.close(fd)
@@ -473,16 +475,17 @@ def _report(reason: str | None, status: int | None, answer: bytes, limits: dict[
             out_bytes: int, elapsed: float) -> dict[str, Any]:
     wall = float(limits["wall_s"])
     if reason == ErrorKind.TIMEOUT:
-        return _fail(ErrorKind.TIMEOUT, f"the code ran longer than {wall:g} s and was stopped (time limit): look for an "
-                                "endless loop or a very long one, or make the inputs smaller")
+        return _fail(ErrorKind.TIMEOUT, f"the code ran longer than {wall:g} s and was stopped (time limit): "
+                                "look for an endless loop or a very long one, or make the inputs smaller")
     if reason == ErrorKind.OUTPUT:
-        return _fail(ErrorKind.OUTPUT, f"the code printed more than {limits['output_kb']} KB and was stopped (output limit): "
-                               "remove the print calls or print less")
+        return _fail(ErrorKind.OUTPUT, f"the code printed more than {limits['output_kb']} KB and was stopped "
+                               "(output limit): remove the print calls or print less")
     if reason == ErrorKind.RESULT:
-        return _fail(ErrorKind.RESULT, f"the result is larger than {limits['result_mb']} MB (a gigantic graph?) and was "
-                               "dropped: make the model smaller or the loops shorter")
+        return _fail(ErrorKind.RESULT, f"the result is larger than {limits['result_mb']} MB (a gigantic graph?) "
+                               "and was dropped: make the model smaller or the loops shorter")
     if reason == ErrorKind.DISK:
-        return _fail(ErrorKind.DISK, f"the code wrote more than {limits['disk_mb']} MB of files and was stopped (disk limit)")
+        return _fail(ErrorKind.DISK, f"the code wrote more than {limits['disk_mb']} MB of files and was stopped "
+                             "(disk limit)")
     if answer:
         try:
             report = json.loads(answer)
@@ -496,17 +499,17 @@ def _report(reason: str | None, status: int | None, answer: bytes, limits: dict[
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig == signal.SIGXCPU or (sig == signal.SIGKILL and elapsed >= float(limits["cpu_s"]) * 0.5):
-            return _fail(ErrorKind.CPU, f"the code used more than {limits['cpu_s']} s of CPU time and was stopped (CPU limit): "
-                                "look for an endless loop or use smaller inputs")
+            return _fail(ErrorKind.CPU, f"the code used more than {limits['cpu_s']} s of CPU time and was stopped "
+                                "(CPU limit): look for an endless loop or use smaller inputs")
         if sig == signal.SIGKILL:
-            return _fail(ErrorKind.KILLED, "the code's process was killed (SIGKILL), most likely because it ran out of memory "
-                                   f"(limit {limits['memory_mb']} MB): use smaller tensors")
-        return _fail(ErrorKind.CRASH, f"the code crashed its process with {_signal_text(sig)}: a C extension, ctypes or a "
-                              "stack overflow can do that; the server is fine — check the code")
+            return _fail(ErrorKind.KILLED, "the code's process was killed (SIGKILL), most likely because it ran out "
+                                   f"of memory (limit {limits['memory_mb']} MB): use smaller tensors")
+        return _fail(ErrorKind.CRASH, f"the code crashed its process with {_signal_text(sig)}: a C extension, "
+                              "ctypes or a stack overflow can do that; the server is fine — check the code")
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
     if answer:
-        return _fail(ErrorKind.CRASH, "the answer of the code's process was cut short or corrupted (did the code write to "
-                              f"file descriptors it does not own?); it exited with status {code}")
+        return _fail(ErrorKind.CRASH, "the answer of the code's process was cut short or corrupted (did the code "
+                              f"write to file descriptors it does not own?); it exited with status {code}")
     return _fail(ErrorKind.EXIT, f"the code ended its process with exit status {code} (os._exit() or a low-level exit) "
                          "before the analysis finished: remove the exit call")
 
@@ -725,7 +728,8 @@ def _run(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
         return _one(entry, filename, ErrorKind.EXIT, f"the code called sys.exit({e.code!r}){where}: remove it — the "
                                              "analysis needs the code to return", line)
     except KeyboardInterrupt as e:
-        return _one(entry, filename, ErrorKind.EXIT, "the code raised KeyboardInterrupt", user_line_of_exception(e, {user_file}))
+        return _one(entry, filename, ErrorKind.EXIT, "the code raised KeyboardInterrupt",
+                    user_line_of_exception(e, {user_file}))
     except BaseException as e:  # noqa: BLE001 - the process must always answer
         line = user_line_of_exception(e, {user_file})
         kind, message = _classify(e, limits) or (ErrorKind.CRASH, f"{type(e).__name__}: {_short(e)}")
@@ -761,7 +765,8 @@ def _classify(e: BaseException | None, limits: dict[str, Any], text: str = "") -
     if (isinstance(e, OSError) and e.errno == errno.EFBIG) or "File too large" in text:
         return ErrorKind.FILE_SIZE, f"the code wrote a file larger than {limits['file_mb']} MB (file-size limit)"
     if (isinstance(e, OSError) and e.errno == errno.EMFILE) or "Too many open files" in text:
-        return ErrorKind.OPEN_FILES, f"the code opened more than {limits['open_files']} files at once (open-files limit)"
+        return ErrorKind.OPEN_FILES, (f"the code opened more than {limits['open_files']} files at once "
+                                      "(open-files limit)")
     if "can't start new thread" in text or "BlockingIOError: [Errno 11]" in text or (
             isinstance(e, RuntimeError) and "can't start new thread" in str(e)) or (
             isinstance(e, BlockingIOError) and e.errno == errno.EAGAIN):
