@@ -15,7 +15,7 @@ from .irdiff_view import optimizer_diff_html, trace_script_diff_html
 from .learner import card_ir_links, evidence_lines, human_number, inline_markdown, pitfall_count_text, stable_names
 
 __all__ = [
-    "VIEWS", "PANES", "pane_views", "ir_panes", "all_panes", "summary_html", "pitfalls_html", "warnings_html",
+    "PANES", "pane_views", "ir_panes", "all_panes", "summary_html", "pitfalls_html", "warnings_html",
     "notice_html", "source_html", "error_html", "empty_panes",
     "deprecation_line", "bench_summary_html", "bench_chart_html", "bench_table_html", "bench_notes_html",
     "bench_wrong_modes", "libtorch_snippet",
@@ -33,8 +33,6 @@ def pane_views(mode: str) -> tuple[View, ...]:
 
 #: (mode, view) of every pane, in page order: the UI builds one tab per entry
 PANES: tuple[tuple[str, View], ...] = tuple((m, v) for m in REGISTRY for v in pane_views(m))
-#: the TorchScript views as (label, legacy key, lexer) — kept for older callers
-VIEWS: tuple[tuple[str, str, str], ...] = tuple((v.label, v.legacy or v.name, v.lexer) for v in pane_views("trace"))
 
 
 def _marked(report: dict[str, Any], res: dict[str, Any], mode: str, view: str) -> list[int]:

@@ -40,14 +40,11 @@ from .modes.torchscript import PROFILING_RUNS
 from .report import ModeResult, Pitfall
 
 __all__ = [
-    "CapturedWarning", "Conversion", "convert", "capture_warnings", "MODES", "PROFILING_RUNS", "jit_lock",
+    "CapturedWarning", "Conversion", "convert", "capture_warnings", "PROFILING_RUNS", "jit_lock",
     "clean_paths", "user_line_of_exception", "check_device", "script_error_line",
 ]
 
-#: the one-word selections of the TorchScript pair (kept for older callers; see ``modes.parse_modes``)
-MODES = ("trace", "script", "both")
 _DEPRECATION_RE = re.compile(r"deprecat", re.I)
-_to_device = to_device  # older name, used by the pitfall checks
 
 
 @dataclass

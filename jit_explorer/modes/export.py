@@ -18,7 +18,7 @@ import torch
 
 from ..report import ModeResult, Pitfall
 from . import CaptureMode, Job, Outcome, View, failure, register
-from .common import as_module, fx_source_lines, quiet_output, user_line_of_exception
+from .common import as_module, fx_source_lines, innermost_user_frame, quiet_output, user_line_of_exception
 
 __all__ = ["MODE", "explain_export_error"]
 
@@ -31,7 +31,6 @@ VIEWS: tuple[View, ...] = (
 
 _DATA_DEPENDENT = ("Could not guard on data-dependent expression", "Could not extract specialized integer",
                    "data-dependent", "GuardOnDataDependentSymNode")
-_FRAME_RE = re.compile(r'File "([^"]+)", line (\d+)')
 
 
 def _source_line(job: Job, line: int | None) -> str:
@@ -43,9 +42,7 @@ def _source_line(job: Job, line: int | None) -> str:
 def _error_line(exc: BaseException, job: Job) -> int | None:
     line = user_line_of_exception(exc, job.user_files)
     if line is None:  # export names the call in its message ("The following call raised this error")
-        for path, n in _FRAME_RE.findall(str(exc)):
-            if path in job.user_files:
-                line = int(n)
+        line = innermost_user_frame(str(exc), job.user_files)
     return line
 
 
