@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import torch
-from test_browser import LONG, SHOTS, browser, context, open_app  # noqa: F401 - fixtures and helpers of the suite
+from test_browser import LONG, SHOTS, context, open_app  # noqa: F401 - a fixture and helpers of the suite
 
 pytestmark = pytest.mark.browser
 warnings.filterwarnings("ignore", category=FutureWarning)

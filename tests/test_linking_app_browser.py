@@ -11,13 +11,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_browser import LONG, browser, open_app  # noqa: F401  (the suite's browser fixture and helpers)
+from test_browser import LONG, open_app
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def page(browser: Any, app_url: str) -> Iterator[Any]:  # noqa: F811
+def page(browser: Any, app_url: str) -> Iterator[Any]:
     ctx = browser.new_context(viewport={"width": 1500, "height": 1000})
     ctx.set_default_timeout(30_000)
     pg = open_app(ctx, app_url)
