@@ -176,6 +176,28 @@ def test_slow_modes_stop_after_min_rounds_once_budget_is_spent() -> None:
     assert all(r.runs == bench.MIN_ROUNDS for r in rep.results)
 
 
+def test_progress_and_notes_agree_on_the_number_of_rounds() -> None:
+    """A run that stops after 5 rounds never says "round x/10" and ends with the count the notes give."""
+    model, inputs = tiny()
+    log: list[tuple[str, float]] = []
+    progress: list[tuple[str, float]] = []
+    times = {"eager": [0.5], "trace": [0.5]}  # the budget is spent in MIN_ROUNDS rounds
+    rep = bench.benchmark_module(model, inputs, name="tiny", modes=["eager", "trace"], threads=1, budget_s=1.0,
+                                 timer_factory=fake_factory(times, log), progress=lambda m, f: progress.append((m, f)))
+    rounds = bench.MIN_ROUNDS
+    messages = [m for m, _ in progress]
+    assert not any(f"/{bench.MAX_ROUNDS}" in m for m in messages), messages
+    timing = [m for m in messages if m.startswith("timing round")]
+    assert timing[-1].startswith(f"timing round {rounds} of at most {bench.MAX_ROUNDS}")
+    assert messages[-1] == f"done: {rounds} interleaved rounds"
+    method = next(n for n in rep.notes if n.startswith("method:"))
+    assert f"{rounds} interleaved rounds" in method and f"at most {bench.MAX_ROUNDS}" in method
+    # the bar follows the rounds that will run: after the first round it expects 5, not 10
+    fractions = [f for m, f in progress if m.startswith("timing round")]
+    assert fractions == sorted(fractions)
+    assert fractions[-1] > 0.5 + 0.5 * (2 * rounds - 2) / (2 * bench.MAX_ROUNDS) + 0.1
+
+
 def test_number_per_run_counts_calls() -> None:
     model, inputs = tiny()
     log: list[tuple[str, float]] = []

@@ -246,16 +246,19 @@ def _run_rounds(
     """Time the ready modes interleaved: round r starts at mode ``r % n`` and gives each a block.
 
     Stops after :data:`MAX_ROUNDS`, or earlier (but not before :data:`MIN_ROUNDS`) once every
-    mode has been timed for ``budget_s``. Returns the number of rounds run.
+    mode has been timed for ``budget_s``. Returns the number of rounds run. Progress says
+    "round r of at most MAX_ROUNDS" (the count is only known at the end; the caller's last message
+    gives it, as the notes do); its fraction follows the expected number of rounds.
     """
     n = len(ready)
     block_s = budget_s / MAX_ROUNDS
-    rounds = 0
+    rounds, expected = 0, MAX_ROUNDS
     for r in range(MAX_ROUNDS):
         order = ready[r % n:] + ready[: r % n] if n else []
         for i, m in enumerate(order):
             if progress:
-                progress(f"timing round {r + 1}/{MAX_ROUNDS}: {m.name}", p0 + (1 - p0) * (r * n + i) / (MAX_ROUNDS * n))
+                progress(f"timing round {r + 1} of at most {MAX_ROUNDS}: {m.name}",
+                         p0 + (1 - p0) * min(1.0, (r * n + i) / (expected * n)))
             assert m.timer is not None
             with quiet():
                 meas = m.timer.blocked_autorange(min_run_time=block_s)
@@ -266,7 +269,17 @@ def _run_rounds(
         rounds = r + 1
         if rounds >= MIN_ROUNDS and all(m.timed_s >= budget_s for m in ready):
             break
+        expected = _expected_rounds(ready, rounds, budget_s)
     return rounds
+
+
+def _expected_rounds(ready: list[_Mode], done: int, budget_s: float) -> int:
+    """How many rounds the run will likely take, from the timed seconds per round so far."""
+    need = done
+    for m in ready:
+        per_round = m.timed_s / done if done else 0.0
+        need = max(need, math.ceil(budget_s / per_round) if per_round > 0 else MAX_ROUNDS)
+    return max(MIN_ROUNDS, done + 1, min(MAX_ROUNDS, need))
 
 
 def _count_flops(module: Callable[..., Any], inputs: tuple[Any, ...]) -> tuple[int | None, str]:
@@ -384,15 +397,16 @@ def benchmark_module(
             rounds = _run_rounds(ready, budget_s=budget_s, progress=progress, p0=0.5)
         for m in states:  # release converted programs (and their files) before the temp dir goes
             m.fn, m.timer = None, None
-        if progress:
-            progress("done", 1.0)
+        if progress:  # the same count as the method note
+            progress(f"done: {rounds} interleaved round{'s' if rounds != 1 else ''}", 1.0)
         notes.extend(ctx.notes)
 
     busy = machine.busy_note(cpu_start, machine.cpu_sample(), cores=cores)
     if busy:
         notes.append(busy)
     rows = rows_from_runs(states, flops=flops, peak=measured.gflops, device=device)
-    notes.extend(verdict_notes(states, rows, device=device, rounds=rounds, flops=flops, peak=measured.gflops,
+    notes.extend(verdict_notes(states, rows, device=device, rounds=rounds, max_rounds=MAX_ROUNDS,
+                               min_rounds=MIN_ROUNDS, flops=flops, peak=measured.gflops,
                                min_warmup_calls=MIN_WARMUP_CALLS))
     if device.startswith("cuda"):
         notes.append(

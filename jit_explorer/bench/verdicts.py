@@ -105,7 +105,8 @@ def fastest_mode(rows: Sequence[BenchResult]) -> str | None:
 
 
 def verdict_notes(runs: Sequence[ModeRun], rows: Sequence[BenchResult], *, device: str, rounds: int,
-                  flops: int | None, peak: float | None, min_warmup_calls: int) -> list[str]:
+                  max_rounds: int, min_rounds: int, flops: int | None, peak: float | None,
+                  min_warmup_calls: int) -> list[str]:
     """Notes in words on failures, wrong outputs, the roofline, compile caches, method and the verdict."""
     notes: list[str] = []
     eager_run = next(m for m in runs if m.name == "eager")
@@ -138,7 +139,8 @@ def verdict_notes(runs: Sequence[ModeRun], rows: Sequence[BenchResult], *, devic
                          "so first_call_ms excludes compilation")
     notes.append(
         f"method: torch.utils.benchmark.Timer.blocked_autorange under torch.inference_mode(); "
-        f"{rounds} interleaved rounds (round-robin, rotating start); warm-up of >= {min_warmup_calls} calls "
+        f"{rounds} interleaved rounds (round-robin, rotating start; at most {max_rounds}, ending once every mode "
+        f"has had its timed seconds and at least {min_rounds} rounds ran); warm-up of >= {min_warmup_calls} calls "
         f"after the first call is not timed; first_call_ms = conversion (export, compilation, packaging) + "
         f"first call; ci95_ms and speedup_ci95 are {BOOTSTRAP_RESAMPLES}-resample percentile bootstraps of "
         f"the median over the timing samples; a speedup whose interval contains 1.0 is the same as eager"
