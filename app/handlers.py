@@ -30,6 +30,7 @@ from .learner import bench_with_verdicts, trace_caveats
 __all__ = [
     "convert_model", "analyze_code", "benchmark", "save_artifact",
     "ui_convert", "ui_analyze", "ui_entries", "ui_benchmark", "ui_bench_modes", "ui_download",
+    "ui_download_code",
     "ui_share_token", "ui_restore", "model_choices", "convert_devices", "cuda_available", "bench_devices", "BENCH_UI_BUDGET_S",
 ]
 
@@ -431,6 +432,32 @@ def ui_download(model: str, mode: str, progress: gr.Progress = gr.Progress()) ->
     shapes = [(list(t.shape), str(t.dtype).removeprefix("torch.")) for t in zoo.example_inputs(model)
               if isinstance(t, torch.Tensor)]
     return path, render.libtorch_snippet(Path(path).name, shapes)
+
+
+def ui_download_code(source: str, entry: str, inputs: str, mode: str, progress: gr.Progress = gr.Progress(),
+                     request: gr.Request | None = None) -> tuple[str, str]:
+    """Paste tab: your entry traced or scripted in the sandbox and saved as ``.pt``, and the LibTorch snippet."""
+    source = _arg_text(source, "source", limit=4 * snippet.MAX_SOURCE_BYTES)
+    entry, mode = _arg_text(entry, "entry").strip(), _arg_text(mode, "mode", default="trace")
+    inputs = _arg_text(inputs, "inputs", limit=4 * sandbox.MAX_INPUTS_CHARS)
+    refusal = _paste_refusal()
+    if refusal:
+        raise gr.Error(refusal)
+    if not entry:  # the entry the analysis would choose (entry_choice), so that both name the same one
+        choice = choose_entry(source or "")
+        entry = choice.entry.name if choice else ""
+    progress(0.2, desc=f"torch.jit.{mode} + torch.jit.save in the sandbox")
+    try:
+        path, shapes = fairness.sandbox_gate().run(_client_key(request), lambda: artifacts.pasted_artifact(
+            source or "", entry=entry, inputs=inputs or "", mode=mode))
+    except SnippetError as e:  # one line: where, and torch's first line (the whole message is in the analysis)
+        where = f"line {e.line}: " if e.line else ""
+        raise gr.Error(f"{where}{str(e).splitlines()[0].rstrip(' :')}") from None
+    except JitExplorerError as e:
+        raise gr.Error(str(e)) from None
+    if not is_static_file(path):  # served from the size-capped download folder, not copied to Gradio's cache
+        gr.set_static_paths([artifacts.default_store().root])
+    return str(path), render.libtorch_snippet(path.name, shapes)
 
 
 # --------------------------------------------------------------------------- shareable links

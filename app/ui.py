@@ -190,6 +190,17 @@ def _paste_tab(c: dict[str, Any]) -> None:
     report = gr.JSON(visible=False)
     c["paste_report"] = report  # the Benchmark tab carries its verdict (a trace correct only for the example)
     c["analyze_outputs"] = [notice, summary, *panes, pitfalls, warns, source, report]
+    with gr.Accordion("Download your module (.pt) and load it from C++", open=False, elem_id="paste-artifact"):
+        with gr.Row():
+            c["psave_mode"] = gr.Radio(["trace", "script"], value="trace", label="Module to save", min_width=160,
+                                       elem_id="paste-save-mode")
+            c["psave"] = gr.Button("Build .pt (torch.jit.save, in the sandbox)", elem_id="paste-save-btn",
+                                   min_width=160)
+        c["partifact"] = gr.File(label="TorchScript artifact of your entry", elem_id="paste-artifact-file",
+                                 interactive=False)
+        c["pcpp"] = gr.Code("// build the .pt first: the snippet fills in your entry's inputs", language="cpp",
+                            label="LibTorch (C++) loads it with torch::jit::load", interactive=False,
+                            elem_id="paste-libtorch-snippet")
 
 
 def _bench_tab(c: dict[str, Any]) -> None:
@@ -290,6 +301,8 @@ def _wire(demo: gr.Blocks, c: dict[str, Any]) -> None:
     c["code"].change(_example_for_code, [c["code"], c["example"]], c["example"], queue=False, **_PRIVATE)
     c["code"].change(handlers.ui_entries, [c["code"], c["entry"]], c["entry"], queue=False, **_PRIVATE)
     c["analyze"].click(handlers.ui_analyze, paste_in, c["analyze_outputs"], **sandbox_args)
+    c["psave"].click(handlers.ui_download_code, [c["code"], c["entry"], c["inputs"], c["psave_mode"]],
+                     [c["partifact"], c["pcpp"]], **sandbox_args)
 
     # Start tab: one click opens a tab and runs it live
     for name, button in (("resnet18", c["start_resnet"]), ("bert-base-uncased", c["start_bert"])):

@@ -30,7 +30,7 @@ from .report import Analysis
 
 __all__ = [
     "analyze_model", "analyze_callable", "analyze_source_here", "analyze_source_outcomes", "benchmark_source_here",
-    "warning_lines", "failed",
+    "warning_lines", "failed", "module_for_function",
 ]
 
 
@@ -254,7 +254,7 @@ def benchmark_source_here(
             return {"ok": False, "error": {"kind": ErrorKind.INPUTS, "line": ent.line, "message": (
                 f"{ent.name} takes {len(args)} inputs; a pasted function is benchmarked with 1 to 4 tensor "
                 "inputs: wrap it in an nn.Module for more")}}
-        obj = _module_for(obj, len(args))
+        obj = module_for_function(obj, len(args))
     try:
         report = bench.benchmark_module(obj, args, name=ent.name, device="cpu", modes=modes, threads=threads,
                                         budget_s=budget_s)
@@ -263,7 +263,7 @@ def benchmark_source_here(
     return {"ok": True, "bench": report.to_dict()}
 
 
-def _module_for(fn: Any, arity: int) -> torch.nn.Module:
+def module_for_function(fn: Any, arity: int) -> torch.nn.Module:
     """Wrap a function in an ``nn.Module`` (fixed arity, so that TorchScript can compile it too):
     the benchmark's modes (freeze, compile, ONNX) want a module."""
     if arity == 1:

@@ -8,7 +8,8 @@ removed when the next store starts. The app serves the folder directly (Gradio s
 second copy lands in Gradio's cache.
 
 The API is general: :meth:`ArtifactStore.artifact_for` takes any key and a ``build(path)`` that
-writes the file. :func:`torchscript_artifact` is the zoo's TorchScript download.
+writes the file. :func:`torchscript_artifact` is the zoo's TorchScript download, :func:`pasted_artifact`
+the one of pasted code (saved in the sandbox).
 
 Example::
 
@@ -33,12 +34,13 @@ import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import JitExplorerError
 
-__all__ = ["ArtifactStore", "ArtifactError", "default_store", "torchscript_artifact", "sweep_stale",
+__all__ = ["ArtifactStore", "ArtifactError", "default_store", "torchscript_artifact", "pasted_artifact", "sweep_stale",
            "DEFAULT_MAX_MB", "PREFIX"]
 
 DEFAULT_MAX_MB = 2048
@@ -57,6 +59,7 @@ class ArtifactError(JitExplorerError):
 class _Entry:
     path: Path
     size: int
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -122,6 +125,12 @@ class ArtifactStore:
         partial file; two requests for one key build once. ``name`` is the file's name (what a person
         downloads).
         """
+        return self.artifact_with_meta(key, build, name=name)[0]
+
+    def artifact_with_meta(self, key: str, build: Callable[[Path], object], *,
+                           name: str = "artifact.bin") -> tuple[Path, dict[str, Any]]:
+        """:meth:`artifact_for`, with what ``build`` returned about the file when that was a dict
+        (e.g. the input shapes a download's C++ snippet needs), kept as long as the file; else ``{}``."""
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
@@ -129,21 +138,21 @@ class ArtifactStore:
                 hit = self._entries.get(key)
                 if hit is not None and hit.path.exists():
                     self._entries.move_to_end(key)
-                    return hit.path
-            final = self._build(key, build, _NAME_RE.sub("_", name).strip("._") or "artifact.bin")
+                    return hit.path, dict(hit.meta)
+            final, meta = self._build(key, build, _NAME_RE.sub("_", name).strip("._") or "artifact.bin")
             with self._lock:
-                self._entries[key] = _Entry(final, final.stat().st_size)
+                self._entries[key] = _Entry(final, final.stat().st_size, meta)
                 self._entries.move_to_end(key)
                 self._evict(keep=key)
-            return final
+            return final, dict(meta)
 
-    def _build(self, key: str, build: Callable[[Path], object], name: str) -> Path:
+    def _build(self, key: str, build: Callable[[Path], object], name: str) -> tuple[Path, dict[str, Any]]:
         folder = self._dir_of(key)
         shutil.rmtree(folder, ignore_errors=True)  # a leftover of a failed build or an evicted entry
         folder.mkdir(parents=True)
         partial = folder / f".partial-{name}"
         try:
-            build(partial)
+            returned = build(partial)
             if not partial.is_file():
                 raise ArtifactError(f"building {name} wrote no file")
             final = folder / name
@@ -151,7 +160,7 @@ class ArtifactStore:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        return final
+        return final, dict(returned) if isinstance(returned, dict) else {}
 
     def _evict(self, *, keep: str) -> None:
         """Drop least recently used entries (never ``keep``) until the folder fits ``max_bytes``."""
@@ -247,3 +256,32 @@ def torchscript_artifact(model: str, mode: str = "trace", *, store: ArtifactStor
 
     key = f"torchscript\0{model}\0{mode}\0{torch.__version__}"
     return (store or default_store()).artifact_for(key, build, name=f"{model}_{mode}.pt")
+
+
+def pasted_artifact(source: str, *, entry: str, inputs: str = "", mode: str = "trace",
+                    store: ArtifactStore | None = None) -> tuple[Path, list[tuple[list[int], str]]]:
+    """Pasted code's entry traced or scripted and saved with ``torch.jit.save`` in the sandbox.
+
+    Built once per (source, entry, inputs, mode, torch version) in ``store`` (default
+    :func:`default_store`); the file's name is ``<entry>_<mode>.pt`` and nothing of it is loaded in
+    this process. Returns the path and the example inputs' ``(shape, dtype)`` for the C++ snippet.
+
+    Raises:
+        SnippetError: the code could not be loaded or run, or the conversion failed (torch's reason in it).
+        InputError: ``mode`` is not ``trace`` or ``script``.
+        SandboxError: the sandbox failed.
+    """
+    import torch
+
+    from . import sandbox
+
+    def build(path: Path) -> dict[str, Any]:
+        saved = sandbox.save_source(source, entry=entry, inputs=inputs, mode=mode)
+        path.write_bytes(saved.data)
+        return {"inputs": [[list(shape), dtype] for shape, dtype in saved.inputs], "entry": saved.entry}
+
+    digest = hashlib.sha256("\0".join((source, entry, inputs, mode, torch.__version__)).encode(
+        "utf-8", "surrogatepass")).hexdigest()
+    path, meta = (store or default_store()).artifact_with_meta(f"pasted\0{digest}", build,
+                                                               name=f"{entry or 'entry'}_{mode}.pt")
+    return path, [(list(shape), str(dtype)) for shape, dtype in meta.get("inputs", [])]

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .errors import JitExplorerError
+from .errors import JitExplorerError, SnippetError
 from .fix_words import stable_names
 
 __all__ = ["main", "build_parser"]
@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which view to print (each mode prints it when it has it; inductor is slow)")
     c.add_argument("--json", action="store_true", help="print the conversion report as JSON")
     c.add_argument("--strict", action="store_true", help="exit 1 when warning/error pitfalls are found")
+    c.add_argument("--save", default="", metavar="OUT.pt",
+                   help="also write the TorchScript module (torch.jit.save) to load from C++ with torch::jit::load")
+    c.add_argument("--save-mode", choices=("trace", "script"), default="trace",
+                   help="with --save: which module to save (default trace)")
 
     a = sub.add_parser("analyze", help="lint Python files for tracing pitfalls")
     a.add_argument("files", nargs="+", metavar="FILE")
@@ -149,10 +153,14 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
     if bool(args.model) == bool(args.file):
         raise UsageError("give either --model NAME or FILE.py (see `convert --help`)")
+    if args.save and not args.save.endswith(".pt"):
+        raise UsageError(f"--save {args.save}: the file name must end in .pt (a TorchScript archive)")
     if args.file:
         report = _convert_file(args)
     else:
         report = analyze_model(args.model, mode=args.mode, device=args.device, inductor=args.show == "inductor")
+        if args.save:
+            _save_zoo(args)
     if args.json:
         _emit_json([report.to_dict()])
     else:
@@ -197,14 +205,47 @@ def _convert_file(args: argparse.Namespace) -> Any:
         choice = choose_entry(text)
         entry, why = (choice.entry.name, choice.reason) if choice else ("", "")
     os.environ.setdefault("JX_SANDBOX_POOL", "1")
-    results = sandbox.analyze_source(text, entry=entry, inputs=args.inputs, mode=args.mode,
-                                     filename=Path(args.file).name)
-    sandbox.shutdown()
-    report = results[0].with_changes(file=args.file, notes=(why,) if why else ())
-    if not report.ok:
-        err = report.error
-        raise UsageError(f"{args.file}: {err.message if err else 'could not be converted'}")
+    try:
+        results = sandbox.analyze_source(text, entry=entry, inputs=args.inputs, mode=args.mode,
+                                         filename=Path(args.file).name)
+        report = results[0].with_changes(file=args.file, notes=(why,) if why else ())
+        if not report.ok:
+            err = report.error
+            raise UsageError(f"{args.file}: {err.message if err else 'could not be converted'}")
+        if args.save:
+            try:
+                saved = sandbox.save_source(text, entry=report.entry or entry, inputs=args.inputs, mode=args.save_mode,
+                                            filename=Path(args.file).name)
+            except SnippetError as e:
+                where = f"{args.file}:{e.line}" if e.line else args.file
+                raise UsageError(f"{where}: cannot save: {str(e).splitlines()[0].rstrip(' :')}") from None
+            _write_saved(args.save, saved.data, f"{saved.mode} module of {saved.entry}")
+    finally:
+        sandbox.shutdown()
     return report
+
+
+def _save_zoo(args: argparse.Namespace) -> None:
+    """``convert --model NAME --save OUT.pt``: the zoo model's TorchScript module (built like the app's Download)."""
+    from . import artifacts
+
+    store = artifacts.ArtifactStore(max_bytes=1 << 40)
+    try:
+        try:
+            built = artifacts.torchscript_artifact(args.model, args.save_mode, store=store)
+        except artifacts.ArtifactError as e:
+            raise UsageError(f"{args.model}: cannot save: {e}") from None
+        _write_saved(args.save, built.read_bytes(), f"{args.save_mode} module of {args.model}")
+    finally:
+        store.close()
+
+
+def _write_saved(out: str, data: bytes, what: str) -> None:
+    try:
+        Path(out).write_bytes(data)
+    except OSError as e:
+        raise UsageError(f"--save {out}: cannot write it ({e.strerror or e.__class__.__name__})") from None
+    print(f"wrote {out}: the {what} ({len(data):,} bytes); C++ loads it with torch::jit::load", file=sys.stderr)
 
 
 def _analyze_format(args: argparse.Namespace) -> str:

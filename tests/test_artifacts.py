@@ -34,6 +34,21 @@ def test_built_once_per_key_and_same_path(tmp_path: Path) -> None:
     assert [p.name for p in a.parent.iterdir()] == ["model_trace.pt"]  # no partial file left
 
 
+def test_what_build_returns_is_kept_with_the_file(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path / "store", max_bytes=10_000)
+    calls: list[str] = []
+
+    def build(path: Path) -> dict[str, object]:
+        calls.append("built")
+        path.write_bytes(b"pt")
+        return {"inputs": [[[2, 3], "float32"]]}
+
+    first = store.artifact_with_meta("k", build, name="f_trace.pt")
+    again = store.artifact_with_meta("k", build, name="f_trace.pt")
+    assert first == again and first[1] == {"inputs": [[[2, 3], "float32"]]} and calls == ["built"]
+    assert store.artifact_with_meta("other", lambda p: p.write_bytes(b"x"), name="o.pt")[1] == {}
+
+
 def test_concurrent_requests_build_once(tmp_path: Path) -> None:
     store = ArtifactStore(tmp_path / "store", max_bytes=10_000)
     calls: list[str] = []

@@ -2,7 +2,8 @@
 
 Points 1 (entry chosen and why), 3 (Copy link restores the entry and the IR sub-tab), 4 (evidence on the
 trace's pane, the card jumps to it), 5 (Markdown in cards), 8 (no stale state after pasting), 11 (phone:
-dropdown text clear of its caret, IR panes fit). The library halves are in tests/test_learner_path.py.
+dropdown text clear of its caret, IR panes fit), 13 (Download and the C++ snippet for pasted code).
+The library halves are in tests/test_learner_path.py.
 """
 
 from __future__ import annotations
@@ -121,6 +122,22 @@ def test_points_3_4_5_cards_marks_jumps_and_a_link_that_restores_the_sub_tab(pag
         assert p2.locator("#p-trace-optimized .jx-line").first.is_visible()
     finally:
         other.close()
+
+
+def test_point13_your_pasted_code_downloads_as_a_pt_with_its_cpp_snippet(page: Any) -> None:
+    page.get_by_role("tab", name="Paste", exact=True).click()
+    set_code(page, RNN_TUTORIAL)
+    wait_value(page, "#paste-entry", "MyRNNLoop")
+    page.locator("#paste-artifact").get_by_text("Download your module").click()
+    page.click("#paste-save-btn")
+    link = page.locator("#paste-artifact-file a").first
+    link.wait_for(timeout=LONG)
+    href = link.get_attribute("href") or ""
+    assert href.endswith("MyRNNLoop_trace.pt")
+    body = page.request.get(href).body()  # the file is served, and it is a TorchScript zip archive
+    assert body[:2] == b"PK" and b"MyRNNLoop" in body
+    cpp = page.locator("#paste-libtorch-snippet").inner_text()
+    assert 'torch::jit::load("MyRNNLoop_trace.pt")' in cpp and "torch::rand({10, 3, 4})" in cpp
 
 
 def test_point11_phone_dropdown_text_clears_the_caret_and_ir_panes_fit(browser: Any, app_url: str) -> None:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -301,6 +302,57 @@ def test_point13_cli_converts_your_own_file_with_an_entry(tmp_path: Path) -> Non
     assert cell.returncode == 0, cell.stderr
     assert "MyCell" in cell.stdout and "torch.tanh" in cell.stdout
     assert cli("convert", str(f), "--model", "resnet18").returncode == 2  # one of the two
+
+
+def test_point13_cli_saves_your_own_file_as_a_pt_that_torch_loads(tmp_path: Path) -> None:
+    f = tmp_path / "rnn.py"
+    f.write_text(RNN_TUTORIAL)
+    out = tmp_path / "loop.pt"
+    p = cli("convert", str(f), "--mode", "trace", "--save", str(out), "--save-mode", "script")
+    assert p.returncode == 0, p.stderr
+    assert "script module of MyRNNLoop" in p.stderr and "torch::jit::load" in p.stderr
+    with pytest.warns(FutureWarning):
+        loaded = torch.jit.load(str(out))
+    y, h = loaded(torch.rand(10, 3, 4))
+    assert y.shape == h.shape == (3, 4)
+    bad = cli("convert", str(f), "--save", str(tmp_path / "loop.txt"))
+    assert bad.returncode == 2 and "must end in .pt" in bad.stderr
+    noisy = tmp_path / "noisy.py"
+    noisy.write_text("import random\nimport torch\n\ndef f(x):\n    return x * random.random()\n")
+    refused = cli("convert", str(noisy), "--inputs", "torch.ones(2)", "--save", str(tmp_path / "n.pt"),
+                  "--save-mode", "script")
+    assert refused.returncode == 2 and f"{noisy}:5: cannot save" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and not (tmp_path / "n.pt").exists()
+
+
+def test_point13_the_paste_download_saves_the_chosen_entry_once_with_its_cpp_snippet(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JX_ALLOW_PASTE", "1")
+    from app import handlers
+    from jit_explorer import artifacts, sandbox
+
+    runs: list[str] = []
+    real = sandbox.save_source
+
+    def counting(*args: object, **kw: object) -> object:
+        runs.append(str(kw.get("entry")))
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sandbox, "save_source", counting)
+    path, cpp = handlers.ui_download_code(RNN_TUTORIAL, "", "", "trace", progress=lambda *a, **k: None)
+    assert Path(path).name == "MyRNNLoop_trace.pt" and Path(path).is_file()  # the entry the analysis chooses
+    assert 'torch::jit::load("MyRNNLoop_trace.pt")' in cpp and "torch::rand({10, 3, 4})" in cpp
+    again, _ = handlers.ui_download_code(RNN_TUTORIAL, "", "", "trace", progress=lambda *a, **k: None)
+    assert again == path and runs == ["MyRNNLoop"]  # built once, in the size-capped download folder
+    assert Path(path).is_relative_to(artifacts.default_store().root)
+    cell, cell_cpp = handlers.ui_download_code(RNN_TUTORIAL, "MyCell", "(torch.rand(3, 4), torch.rand(3, 4))",
+                                               "script", progress=lambda *a, **k: None)
+    assert Path(cell).name == "MyCell_script.pt" and cell_cpp.count("torch::rand({3, 4})") == 2
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="line 5: nothing to save for f: torch.jit.script failed"):
+        handlers.ui_download_code("import random\nimport torch\n\ndef f(x):\n    return x * random.random()\n",
+                                  "f", "torch.ones(2)", "script", progress=lambda *a, **k: None)
 
 
 # ---------------------------------------------------------- 14. warm start: the modes the page ticks, rendered once

@@ -11,6 +11,7 @@ from jit_explorer.sandbox.protocol import (
     BenchRequest,
     InspectRequest,
     ProtocolError,
+    SaveRequest,
     failure,
     parse_request,
 )
@@ -21,6 +22,7 @@ from jit_explorer.sandbox.protocol import (
     BenchRequest(source="def f(x):\n    return x\n", modes=("eager", "trace"), threads=2, budget_s=0.5),
     BenchRequest(source="def f(x):\n    return x\n"),
     InspectRequest(archive_b64="UEsDBA==", filename="m.pt", migrate=False, pt2=True),
+    SaveRequest(source="def f(x):\n    return x\n", entry="f", inputs="torch.ones(2)", mode="script"),
 ])
 def test_requests_round_trip_through_their_json_with_the_envelope(request_: Any) -> None:
     obj = request_.to_json()

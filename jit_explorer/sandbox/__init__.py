@@ -46,7 +46,15 @@ Example::
 
 from __future__ import annotations
 
-from .api import MAX_INPUTS_CHARS, PASTE_BENCH_MODES, analyze_source, benchmark_source, precheck, run_request
+from .api import (
+    MAX_INPUTS_CHARS,
+    PASTE_BENCH_MODES,
+    analyze_source,
+    benchmark_source,
+    precheck,
+    run_request,
+    save_source,
+)
 from .limits import Limits, usable_cores
 from .policy import (
     REQUIRED_LANDLOCK_ABI,
@@ -58,12 +66,13 @@ from .policy import (
     protections,
 )
 from .pool import Worker, WorkerPool, default_pool, remove_stale_dirs, shutdown
-from .protocol import AnalyzeRequest, BenchRequest, InspectRequest
+from .protocol import AnalyzeRequest, BenchRequest, InspectRequest, SaveRequest
 
 __all__ = [
     "Limits",
     "analyze_source",
     "benchmark_source",
+    "save_source",
     "precheck",
     "run_request",
     "WorkerPool",
@@ -80,6 +89,7 @@ __all__ = [
     "AnalyzeRequest",
     "BenchRequest",
     "InspectRequest",
+    "SaveRequest",
     "REQUIRED_LANDLOCK_ABI",
     "WEAK_OVERRIDE_ENV",
     "MAX_INPUTS_CHARS",

@@ -7,15 +7,19 @@ import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import USER_CODE_KINDS, ErrorKind, InputError, SandboxError, SnippetError
 from ..report import Analysis, BenchReport
 from .limits import Limits, usable_cores
 from .pool import WorkerPool, default_pool
-from .protocol import AnalyzeRequest, BenchRequest, InspectRequest, Request
+from .protocol import AnalyzeRequest, BenchRequest, Request, SaveRequest
 
-__all__ = ["precheck", "analyze_source", "benchmark_source", "run_request", "MAX_INPUTS_CHARS", "PASTE_BENCH_MODES"]
+if TYPE_CHECKING:
+    from ..pasted_save import SavedModule
+
+__all__ = ["precheck", "analyze_source", "benchmark_source", "save_source", "run_request", "MAX_INPUTS_CHARS",
+           "PASTE_BENCH_MODES"]
 
 log = logging.getLogger("jit_explorer.sandbox")
 
@@ -47,7 +51,7 @@ def run_request(request: Request | Mapping[str, Any], *, limits: Limits | None =
     Raises:
         SandboxError: the sandbox itself failed (could not start, worker died).
     """
-    message = request.to_json() if isinstance(request, (AnalyzeRequest, BenchRequest, InspectRequest)) else request
+    message: Mapping[str, Any] = request if isinstance(request, Mapping) else request.to_json()
     pool = pool or default_pool()
     report = pool.run(message, limits or pool.limits)
     _note_protections(report)
@@ -248,3 +252,55 @@ def benchmark_source(
     if err.get("kind") in USER_CODE_KINDS:
         raise SnippetError(err.get("message", "the code could not be loaded"), line=err.get("line"), kind=err["kind"])
     raise SandboxError(err.get("message", "the sandboxed benchmark failed"))
+
+
+def save_source(
+    source: str,
+    *,
+    entry: str = "",
+    inputs: str = "",
+    mode: str = "trace",
+    filename: str = "snippet.py",
+    limits: Limits | None = None,
+    pool: WorkerPool | None = None,
+) -> SavedModule:
+    """Trace or script one entry of pasted ``source`` in a sandboxed process and ``torch.jit.save`` it.
+
+    Args:
+        source: Python source; ``entry`` names the function / ``nn.Module`` (empty: the only or first one).
+        inputs: inputs expression; empty means ``example_inputs()``.
+        mode: ``trace`` or ``script``.
+        filename: the name torch's messages give the file (no directories are created from it).
+        limits: resource limits (default: the pool's); the answer may hold the file, so its cap is raised.
+
+    Returns:
+        The :class:`~jit_explorer.pasted_save.SavedModule`: the ``.pt`` bytes and the example inputs' shapes.
+
+    Raises:
+        SnippetError: the code could not be loaded or run, or the conversion failed (nothing to save;
+            torch's reason and the user's line in it).
+        InputError: ``mode`` is not ``trace`` or ``script``.
+        SandboxError: the sandboxed process failed (time, memory, crash).
+    """
+    from ..pasted_save import MAX_SAVED_MB, SAVE_MODES, SavedModule
+    from ..snippet import validate_source
+
+    if mode not in SAVE_MODES:
+        raise InputError(f"only TorchScript modules can be saved as .pt: use mode {' or '.join(SAVE_MODES)}, "
+                         f"not {str(mode)[:40]!r}")
+    validate_source(source)
+    precheck(source, entry=entry, inputs=inputs, mode=mode)
+    pool = pool or default_pool()
+    base = limits or pool.limits
+    lim = replace(base, result_mb=max(base.result_mb, MAX_SAVED_MB * 4 // 3 + 2),
+                  file_mb=max(base.file_mb, MAX_SAVED_MB), disk_mb=max(base.disk_mb, 2 * MAX_SAVED_MB + 64))
+    request = SaveRequest(source=source, entry=entry, inputs=inputs, mode=mode,
+                          filename=Path(filename).name or "snippet.py")
+    report = run_request(request, limits=lim, pool=pool)
+    if report.get("ok") and isinstance(report.get("saved"), dict):
+        return SavedModule.from_json(report["saved"])
+    err = report.get("error") or {}
+    if report.get("conversion_failed") or err.get("kind") in USER_CODE_KINDS:
+        raise SnippetError(err.get("message", "the code could not be saved"), line=err.get("line"),
+                           kind=err.get("kind", ErrorKind.RUN))
+    raise SandboxError(err.get("message", "the sandboxed save failed"))

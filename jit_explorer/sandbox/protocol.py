@@ -25,7 +25,9 @@ __all__ = [
     "AnalyzeRequest",
     "BenchRequest",
     "InspectRequest",
+    "SaveRequest",
     "Request",
+    "REQUEST_TYPES",
     "ProtocolError",
     "parse_request",
     "ErrorInfo",
@@ -127,9 +129,24 @@ class InspectRequest(_Request):
     aoti: bool = False
 
 
-Request = AnalyzeRequest | BenchRequest | InspectRequest
+@dataclass(frozen=True)
+class SaveRequest(_Request):
+    """Trace or script one entry of pasted ``source`` and ``torch.jit.save`` it (:mod:`jit_explorer.pasted_save`)."""
 
-_BY_OP: dict[str, type[_Request]] = {c.op: c for c in (AnalyzeRequest, BenchRequest, InspectRequest)}
+    op: ClassVar[str] = "save"
+    source: str
+    entry: str = ""
+    inputs: str = ""
+    mode: str = "trace"
+    filename: str = "snippet.py"
+
+
+Request = AnalyzeRequest | BenchRequest | InspectRequest | SaveRequest
+
+REQUEST_TYPES: tuple[type[_Request], ...] = (AnalyzeRequest, BenchRequest, InspectRequest, SaveRequest)
+"""Every request kind; a new one is added here (and answered in the worker's ``_run``)."""
+
+_BY_OP: dict[str, type[_Request]] = {c.op: c for c in REQUEST_TYPES}
 
 
 def parse_request(obj: Mapping[str, Any]) -> Request:
@@ -161,7 +178,8 @@ class Response(TypedDict, total=False):
     output flood...): then ``error`` says why. Otherwise it carries the answer of the request's kind:
     ``analyses`` (``analyze``: one :class:`~jit_explorer.report.Analysis` dict per entry, a failed
     analysis included), ``bench`` (``bench``: a :class:`~jit_explorer.report.BenchReport` dict),
-    ``archive`` and ``artifacts`` (``inspect``). The supervisor adds ``protections`` (what confined
+    ``archive`` and ``artifacts`` (``inspect``), ``saved`` (``save``: a
+    :class:`~jit_explorer.pasted_save.SavedModule` JSON object). The supervisor adds ``protections`` (what confined
     the user process), ``output_bytes`` and, when needed, ``notes``.
     """
 
@@ -171,6 +189,8 @@ class Response(TypedDict, total=False):
     bench: dict[str, Any]
     archive: dict[str, Any]
     artifacts: dict[str, str]
+    saved: dict[str, Any]
+    conversion_failed: bool
     protections: dict[str, Any]
     output_bytes: int
     notes: list[str]

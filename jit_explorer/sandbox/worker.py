@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ErrorKind
-from .protocol import BenchRequest, InspectRequest, ProtocolError, failure, parse_request
+from .protocol import BenchRequest, InspectRequest, ProtocolError, SaveRequest, failure, parse_request
 
 ROOT = Path(__file__).resolve().parent.parent.parent  # the folder that holds the package
 READY = b"READY\n"
@@ -709,6 +709,11 @@ def _run(request: dict[str, Any], workdir: Path) -> dict[str, Any]:
     entry = req.entry
     user_file = str(workdir / filename)
     try:
+        if isinstance(req, SaveRequest):
+            from ..pasted_save import save_here
+
+            return save_here(req.source, workdir=workdir, entry=entry, inputs=req.inputs, mode=req.mode,
+                             filename=filename)
         if isinstance(req, BenchRequest):
             from ..analysis import benchmark_source_here
 
