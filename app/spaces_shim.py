@@ -19,7 +19,7 @@ __all__ = ["gpu", "HAS_SPACES", "ZERO_GPU", "ON_SPACES"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 try:  # pragma: no cover - only on Spaces
-    import spaces as _spaces  # type: ignore[import-not-found]
+    import spaces as _spaces
 except ImportError:
     _spaces = None
 
@@ -53,6 +53,6 @@ def gpu(fn: F | None = None, *, duration: int = 120) -> Any:
     def wrap(f: F) -> F:
         if _spaces is None:
             return f
-        return _spaces.GPU(duration=duration)(f)  # type: ignore[no-any-return]
+        return _spaces.GPU(duration=duration)(f)
 
     return wrap(fn) if fn is not None else wrap

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import pytest
 
-
 HOSTILE = sorted((Path(__file__).parent / "hostile").glob("*.py"))
 WALL_S = 6
 SLACK_S = 12.0  # gradio + a loaded 2-core machine
@@ -189,8 +188,8 @@ def test_server_environment_is_unreadable_from_a_separate_server_process(tmp_pat
     port = free_port()
     env = {**os.environ, **LIMIT_ENV, "JX_TEST_SECRET": SECRET, "PYTHONPATH": str(Path(__file__).parent.parent)}
     code = ("import app, time; "
-            "app.launch(server_name='127.0.0.1', server_port=%d, prevent_thread_lock=True, quiet=True);"
-            "time.sleep(600)" % port)
+            f"app.launch(server_name='127.0.0.1', server_port={port}, prevent_thread_lock=True, quiet=True);"
+            "time.sleep(600)")
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=str(tmp_path),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

@@ -244,8 +244,8 @@ def space() -> Iterator[Space]:
                       "JIT_EXPLORER_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
                       "PYTHONDONTWRITEBYTECODE": "1",
                       "GRADIO_TEMP_DIR": str(home / "tmp" / "gradio")}
-        code = ("import app, time; app.launch(server_name='127.0.0.1', server_port=%d, prevent_thread_lock=True, "
-                "quiet=True); time.sleep(36000)" % port)
+        code = (f"import app, time; app.launch(server_name='127.0.0.1', server_port={port}, prevent_thread_lock=True, "
+                "quiet=True); time.sleep(36000)")
         log = base / "server.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen([str(venv_python), "-c", code], env=server_env, cwd=str(app_dir), stdout=out,

@@ -19,7 +19,7 @@ The seccomp filter (x86-64 and aarch64) answers ``EPERM`` to:
   ``*removexattr``), which Landlock does not cover; changing a file's mode or times (``chmod`` and
   ``utime`` families) is accepted and does nothing;
 * making the kernel signal another process on I/O: ``fcntl`` ``F_SETOWN``/``F_SETOWN_EX``/``F_SETSIG`` and
-  the ``ioctl``\ s ``FIOSETOWN``/``SIOCSPGRP``/``TIOCSPGRP`` (and ``TIOCSTI``);
+  the ``ioctl`` requests ``FIOSETOWN``/``SIOCSPGRP``/``TIOCSPGRP`` (and ``TIOCSTI``);
 * namespaces and mounts (``unshare``, ``setns``, ``clone`` with ``CLONE_NEW*``, ``mount`` & co.; ``clone3``
   gets ``ENOSYS`` so that libc falls back to ``clone``, whose flags the filter can read);
 * administration: modules, kexec, reboot, swap, clocks, keyrings, bpf, perf events, userfaultfd, ...
@@ -42,6 +42,7 @@ import os
 import platform
 import struct
 from collections.abc import Iterable, Sequence
+from typing import TypedDict
 
 __all__ = [
     "seccomp_available",
@@ -98,7 +99,16 @@ _CLONE_NAMESPACES = (0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000
                      | 0x40000000 | 0x00000080)  # NEWNS NEWCGROUP NEWUTS NEWIPC NEWUSER NEWPID NEWNET NEWTIME
 
 # Syscall numbers: x86-64 (arch/x86/entry/syscalls) and aarch64 (asm-generic/unistd.h).
-_ARCHES: dict[str, dict[str, object]] = {
+class _ArchSpec(TypedDict):
+    """One architecture's seccomp facts: its audit id, the x32 syscall bit (None: none), seccomp's number, syscalls."""
+
+    audit: int
+    x32_bit: int | None
+    seccomp: int
+    nr: dict[str, int]
+
+
+_ARCHES: dict[str, _ArchSpec] = {
     "x86_64": {
         "audit": 0xC000003E,
         "x32_bit": 0x40000000,
@@ -205,17 +215,17 @@ def _ret(value: int) -> bytes:
 def build_filter(pid: int, *, arch: str | None = None) -> bytes:
     """The BPF program (bytes of ``struct sock_filter``) for a process whose pid is ``pid``."""
     spec = _ARCHES[arch or _machine()]
-    nr: dict[str, int] = spec["nr"]  # type: ignore[assignment]
+    nr = spec["nr"]
     eperm = _ret(SECCOMP_RET_ERRNO | errno.EPERM)
     allow = _ret(SECCOMP_RET_ALLOW)
     prog: list[bytes] = [
         _ins(_LD_W_ABS, _OFF_ARCH),
-        _ins(_JEQ_K, int(spec["audit"]), jt=1, jf=0),  # type: ignore[arg-type]
+        _ins(_JEQ_K, spec["audit"], jt=1, jf=0),
         _ret(SECCOMP_RET_KILL_PROCESS),
         _ins(_LD_W_ABS, _OFF_NR),
     ]
     if spec["x32_bit"]:
-        prog += [_ins(_JGE_K, int(spec["x32_bit"]), jt=0, jf=1), _ret(SECCOMP_RET_KILL_PROCESS)]  # type: ignore[arg-type]
+        prog += [_ins(_JGE_K, spec["x32_bit"], jt=0, jf=1), _ret(SECCOMP_RET_KILL_PROCESS)]
 
     def rule(name: str, block: list[bytes]) -> None:
         if name not in nr:
@@ -256,7 +266,7 @@ def seccomp_available() -> tuple[bool, str]:
     if _libc.prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0:
         return False, "the kernel has no seccomp support"
     action = ctypes.c_uint32(SECCOMP_RET_ERRNO)
-    r = _libc.syscall(ctypes.c_long(int(_ARCHES[arch]["seccomp"])), ctypes.c_long(SECCOMP_GET_ACTION_AVAIL),  # type: ignore[arg-type]
+    r = _libc.syscall(ctypes.c_long(_ARCHES[arch]["seccomp"]), ctypes.c_long(SECCOMP_GET_ACTION_AVAIL),
                       ctypes.c_long(0), ctypes.byref(action))
     if r != 0:
         e = ctypes.get_errno()
@@ -289,7 +299,7 @@ def install_seccomp(pid: int | None = None) -> None:
     buf = ctypes.create_string_buffer(code, len(code))
     prog = _SockFprog(len(code) // 8, ctypes.cast(buf, ctypes.c_void_p))
     set_no_new_privs()
-    r = _libc.syscall(ctypes.c_long(int(_ARCHES[arch]["seccomp"])), ctypes.c_long(SECCOMP_SET_MODE_FILTER),  # type: ignore[arg-type]
+    r = _libc.syscall(ctypes.c_long(_ARCHES[arch]["seccomp"]), ctypes.c_long(SECCOMP_SET_MODE_FILTER),
                       ctypes.c_long(SECCOMP_FILTER_FLAG_TSYNC), ctypes.byref(prog))
     if r != 0:
         e = ctypes.get_errno()

@@ -142,7 +142,7 @@ def _warm_up() -> None:
 
 def _pidfd_open(pid: int) -> int | None:
     try:
-        return os.pidfd_open(pid)  # type: ignore[attr-defined]
+        return os.pidfd_open(pid)
     except (AttributeError, OSError):
         return None
 
@@ -161,9 +161,9 @@ def _fork_supervisor(
     if pid == 0:  # supervisor
         try:
             sock.close()
-            for fd in workers.values():
-                if fd is not None:
-                    os.close(fd)
+            for wfd in workers.values():
+                if wfd is not None:
+                    os.close(wfd)
             _supervisor_main(req_r, res_w, cmd)
         except BaseException:  # noqa: BLE001
             traceback.print_exc()
@@ -429,10 +429,10 @@ def _supervise(request: dict[str, Any], workdir: Path, res_w: int, *, reaper: bo
             _, status = os.waitpid(pid, 0)
         except ChildProcessError:
             status = None
-    for fd in (ans_r, out_r, pidfd):
-        if fd is not None:
+    for end in (ans_r, out_r, pidfd):
+        if end is not None:
             try:
-                os.close(fd)
+                os.close(end)
             except OSError:
                 pass
     elapsed = time.monotonic() - started
