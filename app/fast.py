@@ -21,10 +21,12 @@ from jit_explorer.modes import REGISTRY
 
 from . import render
 
-__all__ = ["convert_outputs", "warm", "DEFAULT_MODES", "MAX_ENTRIES"]
+__all__ = ["convert_outputs", "warm", "DEFAULT_MODES", "MAX_ENTRIES", "MODEL_SCOPE"]
 
 log = logging.getLogger("jit_explorer.app")
 MAX_ENTRIES = 6
+#: the Model tab's element ids start with "m-" (render.id_prefix): its cards and IR lines are not the Paste tab's
+MODEL_SCOPE = "m"
 #: the Model tab's default selection (every registered mode is ticked)
 DEFAULT_MODES = ",".join(REGISTRY)
 _lock = threading.Lock()
@@ -45,7 +47,8 @@ def convert_outputs(report: dict[str, Any], source_html: str) -> list[Any]:
         if hit is not None:
             _rendered.move_to_end(key)
     if hit is None:
-        hit = [render.summary_html(report), *render.all_panes(report), render.pitfalls_html(report),
+        hit = [render.summary_html(report, scope=MODEL_SCOPE), *render.all_panes(report, scope=MODEL_SCOPE),
+               render.pitfalls_html(report, scope=MODEL_SCOPE),
                render.warnings_html(report), source_html]
         with _lock:
             _rendered[key] = hit

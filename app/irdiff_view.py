@@ -69,8 +69,9 @@ def diff_html(d: irdiff.IRDiff, *, anchor: str, before_src: Sequence[int | None]
     return f"<div class='jx-irdiff'>{head}{summary}{body}</div>"
 
 
-def optimizer_diff_html(mode_result: Mapping[str, Any] | None, *, mode: str = "script") -> str:
-    """What the optimizer did to one trace/script result: ``inlined`` (else ``graph``) vs ``optimized``, as HTML."""
+def optimizer_diff_html(mode_result: Mapping[str, Any] | None, *, mode: str = "script", prefix: str = "") -> str:
+    """What the optimizer did to one trace/script result: ``inlined`` (else ``graph``) vs ``optimized``, as HTML
+    (``prefix`` starts its line ids, one per tab: ``render.id_prefix``)."""
     if not mode_result:
         return f"<div class='jx-empty'>{html.escape(mode)} was not requested.</div>"
     if not mode_result.get("ok"):
@@ -80,15 +81,16 @@ def optimizer_diff_html(mode_result: Mapping[str, Any] | None, *, mode: str = "s
     if not before or not after:
         return "<div class='jx-empty'>This result has no optimized graph to compare.</div>"
     d = irdiff.diff_ir(before, after, before_label=before_name, after_label="optimized")
-    return diff_html(d, anchor=f"{mode}-optdiff", before_src=_src_lines(mode_result, before_name),
+    return diff_html(d, anchor=f"{prefix}{mode}-optdiff", before_src=_src_lines(mode_result, before_name),
                      after_src=_src_lines(mode_result, "optimized"))
 
 
-def trace_script_diff_html(report: Mapping[str, Any]) -> str:
-    """The trace's graph against the script graph of the same entry (what the trace froze or dropped), as HTML."""
+def trace_script_diff_html(report: Mapping[str, Any], *, prefix: str = "") -> str:
+    """The trace's graph against the script graph of the same entry (what the trace froze or dropped), as HTML
+    (``prefix`` starts its line ids)."""
     trace, script = report.get("trace") or {}, report.get("script") or {}
     if not (trace.get("ok") and script.get("ok")):
         return "<div class='jx-empty'>Both torch.jit.trace and torch.jit.script must succeed to compare them.</div>"
     d = irdiff.diff_ir(_view(trace, "graph"), _view(script, "graph"), before_label="trace", after_label="script")
-    return diff_html(d, anchor="trace-script-diff", before_src=_src_lines(trace, "graph"),
+    return diff_html(d, anchor=f"{prefix}trace-script-diff", before_src=_src_lines(trace, "graph"),
                      after_src=_src_lines(script, "graph"))

@@ -88,8 +88,9 @@ def evidence_lines(report: dict[str, Any], mode: str, view: str) -> list[int]:
 _FROZEN_FLOW = ("tensor-to-bool", "tensor-iteration", "shape-specialization")
 
 
-def card_ir_links(report: dict[str, Any], pitfall: dict[str, Any]) -> str:
-    """Links from a card to the IR lines of its own mode that came from its source line (the evidence)."""
+def card_ir_links(report: dict[str, Any], pitfall: dict[str, Any], *, prefix: str = "") -> str:
+    """Links from a card to the IR lines of its own mode that came from its source line (the evidence);
+    ``prefix`` starts the ids of the tab's IR lines (``render.id_prefix``)."""
     mode, line = pitfall.get("mode"), pitfall.get("line")
     res = report.get(mode or "") or {}
     if not line or not res.get("ok") or mode not in REGISTRY:
@@ -98,7 +99,7 @@ def card_ir_links(report: dict[str, Any], pitfall: dict[str, Any]) -> str:
         hits = _pitfall_hits(res, view.name, pitfall)
         if not hits:
             continue
-        anchor = f"{mode}-{view.name}"
+        anchor = f"{prefix}{mode}-{view.name}"
         links = " ".join(f"<a href='#{anchor}-L{n}' class='jx-ir-jump' data-pane='{html.escape(anchor)}'>{n}</a>"
                          for n in hits[:MAX_JUMPS])
         more = f" … and {len(hits) - MAX_JUMPS} more" if len(hits) > MAX_JUMPS else ""

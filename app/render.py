@@ -15,7 +15,7 @@ from .irdiff_view import optimizer_diff_html, trace_script_diff_html
 from .learner import card_ir_links, evidence_lines, human_number, inline_markdown, pitfall_count_text, stable_names
 
 __all__ = [
-    "PANES", "pane_views", "ir_panes", "all_panes", "summary_html", "pitfalls_html", "warnings_html",
+    "PANES", "pane_views", "id_prefix", "ir_panes", "all_panes", "summary_html", "pitfalls_html", "warnings_html",
     "notice_html", "source_html", "error_html", "empty_panes",
     "deprecation_line", "bench_summary_html", "bench_chart_html", "bench_table_html", "bench_notes_html",
     "bench_wrong_modes", "libtorch_snippet",
@@ -41,8 +41,18 @@ def _marked(report: dict[str, Any], res: dict[str, Any], mode: str, view: str) -
     return evidence_lines(report, mode, view)
 
 
-def ir_panes(report: dict[str, Any], mode: str) -> list[str]:
-    """One HTML pane per view of ``mode`` (:func:`pane_views`), linked to the source by ``data-src-line``."""
+def id_prefix(scope: str) -> str:
+    """What the element ids of one tab's results start with: ``""`` for the Paste tab, ``"m-"`` for ``scope="m"``.
+
+    Both tabs live in one page; without it the Model tab's card ``pit-trace-0`` or IR line ``trace-graph-L5``
+    would take the Paste tab's links.
+    """
+    return f"{scope}-" if scope else ""
+
+
+def ir_panes(report: dict[str, Any], mode: str, *, scope: str = "") -> list[str]:
+    """One HTML pane per view of ``mode`` (:func:`pane_views`), linked to the source by ``data-src-line``;
+    line ``n`` of a view has the id ``{scope-}{mode}-{view}-L{n}`` (:func:`id_prefix`)."""
     spec = REGISTRY[mode]
     views = pane_views(mode)
     res = report.get(mode)
@@ -59,23 +69,23 @@ def ir_panes(report: dict[str, Any], mode: str) -> list[str]:
     for v in views:
         text = stable_names((res.get("views") or {}).get(v.name, res.get(v.legacy or "", "")) or "")
         lines = (res.get("source_lines") or {}).get(v.name)
-        pane = highlight.render_html(text, language=v.lexer, anchor=f"{mode}-{v.name}",
+        pane = highlight.render_html(text, language=v.lexer, anchor=f"{id_prefix(scope)}{mode}-{v.name}",
                                      marked_lines=_marked(report, res, mode, v.name), max_lines=MAX_LINES,
                                      source_lines=lines)
         if v.name == "optimized" and spec.torchscript:  # what the JIT's optimizer changed, under its graph
             pane += ("<details class='jx-optdiff'><summary>What the optimizer did (diff against the inlined graph)"
-                     f"</summary>{optimizer_diff_html(res, mode=mode)}</details>")
+                     f"</summary>{optimizer_diff_html(res, mode=mode, prefix=id_prefix(scope))}</details>")
         script = report.get("script") or {}
         if v.name == "graph" and mode == "trace" and script.get("ok"):  # what the trace froze or dropped
             pane += ("<details class='jx-tsdiff'><summary>Trace vs script: the same entry's two graphs, diffed"
-                     f"</summary>{trace_script_diff_html(report)}</details>")
+                     f"</summary>{trace_script_diff_html(report, prefix=id_prefix(scope))}</details>")
         panes.append(pane)
     return panes
 
 
-def all_panes(report: dict[str, Any]) -> list[str]:
+def all_panes(report: dict[str, Any], *, scope: str = "") -> list[str]:
     """Every pane of every mode, in :data:`PANES` order."""
-    return [pane for mode in REGISTRY for pane in ir_panes(report, mode)]
+    return [pane for mode in REGISTRY for pane in ir_panes(report, mode, scope=scope)]
 
 
 def empty_panes() -> list[str]:
@@ -88,7 +98,7 @@ def _first_problem(report: dict[str, Any], mode: str) -> dict[str, Any] | None:
     return pits[0] if pits else None
 
 
-def summary_html(report: dict[str, Any]) -> str:
+def summary_html(report: dict[str, Any], *, scope: str = "") -> str:
     """"Which capture fits this code?": one row per requested mode — works, works with N graph breaks /
     pitfalls, or fails at line L — each linking to its first problem's card."""
     rows = []
@@ -114,19 +124,20 @@ def summary_html(report: dict[str, Any]) -> str:
         if first is not None:
             where = f"line {first['line']}" if first.get("line") else "details"
             n = [p for p in report.get("pitfalls", []) if p.get("mode") == name].index(first)  # its card's number
-            link = (f" — <a href='#pit-{html.escape(name)}-{n}' class='jx-sum-link'>"
+            link = (f" — <a href='#{id_prefix(scope)}pit-{html.escape(name)}-{n}' class='jx-sum-link'>"
                     f"{html.escape(first['kind'])}, {where}</a>")
         secs = f" <span class='jx-pit-meta'>{res.get('seconds', 0):.2f} s</span>" if res.get("ok") else ""
         rows.append(f"<tr class='{cls}' data-mode='{html.escape(name)}'><td>{icon}</td>"
                     f"<td><code>{html.escape(spec.title)}</code></td><td>{html.escape(state)}{link}{secs}</td></tr>")
     if not rows:
         return ""
-    return ("<div class='jx-summary' id='capture-summary'><h4>Which capture fits this code?</h4>"
+    return (f"<div class='jx-summary' id='{id_prefix(scope)}capture-summary'><h4>Which capture fits this code?</h4>"
             f"<table>{''.join(rows)}</table></div>")
 
 
-def pitfalls_html(report: dict[str, Any]) -> str:
-    """The pitfalls panel: one card per pitfall (severity colour, line, message, fix, evidence)."""
+def pitfalls_html(report: dict[str, Any], *, scope: str = "") -> str:
+    """The pitfalls panel: one card per pitfall (severity colour, line, message, fix, evidence), with the
+    id ``{scope-}pit-{mode}-{n}`` and links to its IR lines in the same tab."""
     pits = report.get("pitfalls", [])
     if not report.get("ok", True):
         return ""
@@ -135,13 +146,14 @@ def pitfalls_html(report: dict[str, Any]) -> str:
     cards = []
     per_mode: dict[str, int] = {}
     for p in pits:
-        jump = card_ir_links(report, p)
+        jump = card_ir_links(report, p, prefix=id_prefix(scope))
         line = f"line {p['line']}" if p.get("line") else "no line"
         n = per_mode.get(p["mode"], 0)
         per_mode[p["mode"]] = n + 1
         src = f" data-src-line='{int(p['line'])}'" if p.get("line") else ""
+        card_id = f"{id_prefix(scope)}pit-{html.escape(p['mode'])}-{n}"
         cards.append(
-            f"<div class='jx-pitfall jx-{html.escape(p['severity'])}' id='pit-{html.escape(p['mode'])}-{n}'{src}>"
+            f"<div class='jx-pitfall jx-{html.escape(p['severity'])}' id='{card_id}'{src}>"
             f"<div class='jx-pit-head'>{_SEV_ICON.get(p['severity'], '')} <b>{html.escape(p['kind'])}</b>"
             f" <span class='jx-pit-meta'>{html.escape(line)} · {html.escape(p['mode'])} · "
             f"{html.escape(p['evidence'])}</span></div>"

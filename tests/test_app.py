@@ -84,6 +84,21 @@ def test_summary_links_to_the_card_of_the_first_problem_not_an_info_card() -> No
     assert card is not None and card.group(1) == "tensor-to-bool"
 
 
+def test_the_model_and_paste_tabs_results_share_no_element_id() -> None:
+    """Both tabs are in one page: a card's or summary's link must land in its own tab, not the other one's."""
+    from app import handlers
+
+    model = handlers.ui_convert("sign_branch", ["trace", "script"], "cpu")  # a teaching model: a frozen branch
+    report = model[-1]
+    assert report["pitfalls"]
+    paste = [render.summary_html(report), *render.all_panes(report), render.pitfalls_html(report)]
+    ids = lambda parts: set(re.findall(r"""\bid=["']([^"']+)["']""", "".join(p for p in parts if isinstance(p, str)))) # noqa: E731
+    model_ids, paste_ids = ids(model[1:-2]), ids(paste)
+    assert model_ids and paste_ids and not model_ids & paste_ids
+    hrefs = set(re.findall(r"href='#([^']+)'", "".join(p for p in model[1:-2] if isinstance(p, str))))
+    assert hrefs and hrefs <= model_ids  # every jump of the Model tab's cards and summary stays in the Model tab
+
+
 def test_model_tab_shows_the_models_source_linked_to_its_ir() -> None:
     from app import handlers
 

@@ -63,7 +63,7 @@ def test_model_flow_resnet18_shows_highlighted_ir(context: Any, app_url: str) ->
     # highlighted: node kinds are their own spans, lines have anchors and CSS line numbers
     assert page.locator("#m-trace-graph .jx-code span.nf").count() > 10
     assert page.locator("#m-trace-graph .jx-code span.nv", has_text="%x").count() >= 1
-    assert page.locator("#m-trace-graph #trace-graph-L1").get_attribute("data-ln") == "1"
+    assert page.locator("#m-trace-graph #m-trace-graph-L1").get_attribute("data-ln") == "1"
     assert "random weights" in page.locator("#model-notice").inner_text()
     assert "deprecated" in page.locator("#model-notice .jx-deprecation").inner_text()
     assert page.locator("#m-script-graph .jx-code").count() == 1
