@@ -134,8 +134,10 @@ def test_point13_your_pasted_code_downloads_as_a_pt_with_its_cpp_snippet(page: A
     link.wait_for(timeout=LONG)
     href = link.get_attribute("href") or ""
     assert href.endswith("MyRNNLoop_trace.pt")
-    body = page.request.get(href).body()  # the file is served, and it is a TorchScript zip archive
+    served = page.request.get(href)  # the file is served, and it is a TorchScript zip archive
+    body = served.body()
     assert body[:2] == b"PK" and b"MyRNNLoop" in body
+    assert "html" not in served.headers.get("content-type", "")  # bytes written by pasted code never render as a page
     cpp = page.locator("#paste-libtorch-snippet").inner_text()
     assert 'torch::jit::load("MyRNNLoop_trace.pt")' in cpp and "torch::rand({10, 3, 4})" in cpp
 
