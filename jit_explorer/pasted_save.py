@@ -58,9 +58,20 @@ class SavedModule:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> SavedModule:
-        """Rebuild from :meth:`to_json`."""
-        return cls(entry=str(obj["entry"]), mode=str(obj["mode"]), data=base64.b64decode(obj["pt_b64"]),
-                   inputs=tuple((tuple(int(n) for n in shape), str(dtype)) for shape, dtype in obj["inputs"]))
+        """Rebuild from :meth:`to_json`; the answer comes from the process that ran pasted code, so its shape
+        is checked (at most 64 inputs of at most 16 dims, short names).
+
+        Raises:
+            ValueError: a malformed object (``TypeError``/``KeyError`` of a wrong shape are raised as it).
+        """
+        try:
+            inputs = tuple((tuple(int(n) for n in shape), str(dtype)) for shape, dtype in obj["inputs"])
+            entry, mode, data = str(obj["entry"]), str(obj["mode"]), base64.b64decode(obj["pt_b64"], validate=True)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"malformed saved module: {type(e).__name__}") from None
+        if len(inputs) > 64 or any(len(s) > 16 or len(d) > 32 for s, d in inputs) or len(entry) > 200:
+            raise ValueError("malformed saved module: too many or too large inputs")
+        return cls(entry=entry, mode=mode, data=data, inputs=inputs)
 
 
 def _fail(kind: str, message: str, line: int | None = None, *, conversion: bool = False) -> dict[str, Any]:

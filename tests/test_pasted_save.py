@@ -82,3 +82,16 @@ def test_the_sandbox_saves_pasted_code_and_refuses_what_torch_cannot_compile() -
     assert e.value.line == 5 and str(e.value).startswith("nothing to save for f: torch.jit.script failed")
     with pytest.raises(InputError, match="trace or script"):
         sandbox.save_source(SOURCE, entry="Scale", mode="compile")
+
+
+@pytest.mark.parametrize("forged", [
+    {"entry": "f", "mode": "trace", "pt_b64": "UEs=", "inputs": [[[1] * 17, "float32"]]},
+    {"entry": "f", "mode": "trace", "pt_b64": "UEs=", "inputs": [[[2], "float32"]] * 65},
+    {"entry": "f", "mode": "trace", "pt_b64": "not base64!", "inputs": []},
+    {"entry": "f", "mode": "trace", "inputs": []},
+    {"entry": "f", "mode": "trace", "pt_b64": "UEs=", "inputs": [["x", "float32"]]},
+])
+def test_a_forged_answer_of_the_sandboxed_process_is_refused(forged: dict[str, object]) -> None:
+    """The answer comes from the process that ran pasted code (which may have replaced torch.jit.save)."""
+    with pytest.raises(ValueError, match="malformed saved module"):
+        SavedModule.from_json(forged)

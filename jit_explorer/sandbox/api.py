@@ -298,7 +298,10 @@ def save_source(
                           filename=Path(filename).name or "snippet.py")
     report = run_request(request, limits=lim, pool=pool)
     if report.get("ok") and isinstance(report.get("saved"), dict):
-        return SavedModule.from_json(report["saved"])
+        try:
+            return SavedModule.from_json(report["saved"])
+        except ValueError as e:  # the process that answers ran the pasted code: its answer is checked
+            raise SandboxError(f"the sandbox's answer could not be read ({e})") from None
     err = report.get("error") or {}
     if report.get("conversion_failed") or err.get("kind") in USER_CODE_KINDS:
         raise SnippetError(err.get("message", "the code could not be saved"), line=err.get("line"),
