@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -339,10 +340,11 @@ def test_point13_the_paste_download_saves_the_chosen_entry_once_with_its_cpp_sni
         return real(*args, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(sandbox, "save_source", counting)
-    path, cpp = handlers.ui_download_code(RNN_TUTORIAL, "", "", "trace", progress=lambda *a, **k: None)
+    source = RNN_TUTORIAL + f"# {uuid.uuid4()}\n"  # not built yet by another test (the download folder is shared)
+    path, cpp = handlers.ui_download_code(source, "", "", "trace", progress=lambda *a, **k: None)
     assert Path(path).name == "MyRNNLoop_trace.pt" and Path(path).is_file()  # the entry the analysis chooses
     assert 'torch::jit::load("MyRNNLoop_trace.pt")' in cpp and "torch::rand({10, 3, 4})" in cpp
-    again, _ = handlers.ui_download_code(RNN_TUTORIAL, "", "", "trace", progress=lambda *a, **k: None)
+    again, _ = handlers.ui_download_code(source, "", "", "trace", progress=lambda *a, **k: None)
     assert again == path and runs == ["MyRNNLoop"]  # built once, in the size-capped download folder
     assert Path(path).is_relative_to(artifacts.default_store().root)
     cell, cell_cpp = handlers.ui_download_code(RNN_TUTORIAL, "MyCell", "(torch.rand(3, 4), torch.rand(3, 4))",
