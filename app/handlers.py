@@ -132,6 +132,12 @@ def _paste_refusal() -> str | None:
     return sandbox.paste_refusal()
 
 
+def _paste_args(source: Any, entry: Any, inputs: Any) -> tuple[str, str, str]:
+    """The Paste tab's three texts (source, entry, inputs) checked as :func:`_arg_text` does, the entry stripped."""
+    return (_arg_text(source, "source", limit=4 * snippet.MAX_SOURCE_BYTES), _arg_text(entry, "entry").strip(),
+            _arg_text(inputs, "inputs", limit=4 * sandbox.MAX_INPUTS_CHARS))
+
+
 def analyze_code(source: str, entry: str = "", inputs: str = "", mode: str = "both",
                  request: gr.Request | None = None) -> dict[str, Any]:
     """Find the pitfalls of PyTorch code under torch.jit.trace/script, torch.export and torch.compile; return its IR.
@@ -154,9 +160,7 @@ def analyze_code(source: str, entry: str = "", inputs: str = "", mode: str = "bo
         "pitfalls": a list of {kind, mode, severity (error/warning/info), line, message, fix, evidence}
         one object per requested mode with "ok", "error" and "views" (the IR texts by view name)
     """
-    source = _arg_text(source, "source", limit=4 * snippet.MAX_SOURCE_BYTES)
-    entry = _arg_text(entry, "entry").strip()
-    inputs = _arg_text(inputs, "inputs", limit=4 * sandbox.MAX_INPUTS_CHARS)
+    source, entry, inputs = _paste_args(source, entry, inputs)
     mode = _arg_text(mode, "mode", default="both")
     refusal = _paste_refusal()
     if refusal:
@@ -420,7 +424,13 @@ def save_artifact(model: str, mode: str = "trace") -> str:
         path = artifacts.torchscript_artifact(model, mode)
     except JitExplorerError as e:
         raise gr.Error(str(e)) from None
-    if not is_static_file(path):  # Gradio serves the folder as it is: no second copy in its cache
+    return _served(path)
+
+
+def _served(path: Path) -> str:
+    """``path`` (a file of the download folder) as Gradio serves it: the folder as it is, no second copy in its
+    cache."""
+    if not is_static_file(path):
         gr.set_static_paths([artifacts.default_store().root])
     return str(path)
 
@@ -437,9 +447,8 @@ def ui_download(model: str, mode: str, progress: gr.Progress = gr.Progress()) ->
 def ui_download_code(source: str, entry: str, inputs: str, mode: str, progress: gr.Progress = gr.Progress(),
                      request: gr.Request | None = None) -> tuple[str, str]:
     """Paste tab: your entry traced or scripted in the sandbox and saved as ``.pt``, and the LibTorch snippet."""
-    source = _arg_text(source, "source", limit=4 * snippet.MAX_SOURCE_BYTES)
-    entry, mode = _arg_text(entry, "entry").strip(), _arg_text(mode, "mode", default="trace")
-    inputs = _arg_text(inputs, "inputs", limit=4 * sandbox.MAX_INPUTS_CHARS)
+    source, entry, inputs = _paste_args(source, entry, inputs)
+    mode = _arg_text(mode, "mode", default="trace")
     refusal = _paste_refusal()
     if refusal:
         raise gr.Error(refusal)
@@ -452,12 +461,10 @@ def ui_download_code(source: str, entry: str, inputs: str, mode: str, progress: 
             source or "", entry=entry, inputs=inputs or "", mode=mode))
     except SnippetError as e:  # one line: where, and torch's first line (the whole message is in the analysis)
         where = f"line {e.line}: " if e.line else ""
-        raise gr.Error(f"{where}{str(e).splitlines()[0].rstrip(' :')}") from None
+        raise gr.Error(f"{where}{e.headline()}") from None
     except JitExplorerError as e:
         raise gr.Error(str(e)) from None
-    if not is_static_file(path):  # served from the size-capped download folder, not copied to Gradio's cache
-        gr.set_static_paths([artifacts.default_store().root])
-    return str(path), render.libtorch_snippet(path.name, shapes)
+    return _served(path), render.libtorch_snippet(path.name, shapes)
 
 
 # --------------------------------------------------------------------------- shareable links

@@ -19,35 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("JIT_EXPLORER_OFFLINE", "1")
 
-#: the PyTorch tutorial's RNN (the helper cell, then the loop that example_inputs() fits)
-RNN = '''import torch
-
-
-class MyCell(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.linear = torch.nn.Linear(4, 4)
-
-    def forward(self, x, h):
-        new_h = torch.tanh(self.linear(x) + h)
-        return new_h, new_h
-
-
-class MyRNNLoop(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.cell = MyCell()
-
-    def forward(self, xs):
-        h, y = torch.zeros(3, 4), torch.zeros(3, 4)
-        for i in range(xs.size(0)):
-            y, h = self.cell(xs[i], h)
-        return y, h
-
-
-def example_inputs():
-    return (torch.rand(10, 3, 4),)
-'''
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from test_learner_path import RNN_TUTORIAL as RNN  # noqa: E402 - the tutorial's RNN, defined once for the tests
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,7 +30,7 @@ from .report import Analysis
 
 __all__ = [
     "analyze_model", "analyze_callable", "analyze_source_here", "analyze_source_outcomes", "benchmark_source_here",
-    "warning_lines", "failed", "module_for_function",
+    "warning_lines", "failed", "module_for_function", "MAX_FUNCTION_INPUTS",
 ]
 
 
@@ -250,10 +250,10 @@ def benchmark_source_here(
     except SnippetError as e:
         return {"ok": False, "error": {"kind": e.kind, "message": str(e), "line": e.line}}
     if not isinstance(obj, torch.nn.Module):
-        if not 1 <= len(args) <= 4:
+        if not 1 <= len(args) <= MAX_FUNCTION_INPUTS:
             return {"ok": False, "error": {"kind": ErrorKind.INPUTS, "line": ent.line, "message": (
-                f"{ent.name} takes {len(args)} inputs; a pasted function is benchmarked with 1 to 4 tensor "
-                "inputs: wrap it in an nn.Module for more")}}
+                f"{ent.name} takes {len(args)} inputs; a pasted function is benchmarked with 1 to "
+                f"{MAX_FUNCTION_INPUTS} tensor inputs: wrap it in an nn.Module for more")}}
         obj = module_for_function(obj, len(args))
     try:
         report = bench.benchmark_module(obj, args, name=ent.name, device="cpu", modes=modes, threads=threads,
@@ -263,9 +263,14 @@ def benchmark_source_here(
     return {"ok": True, "bench": report.to_dict()}
 
 
+MAX_FUNCTION_INPUTS = 4
+"""The most tensor inputs :func:`module_for_function` wraps."""
+
+
 def module_for_function(fn: Any, arity: int) -> torch.nn.Module:
-    """Wrap a function in an ``nn.Module`` (fixed arity, so that TorchScript can compile it too):
-    the benchmark's modes (freeze, compile, ONNX) want a module."""
+    """Wrap a function of 1 to :data:`MAX_FUNCTION_INPUTS` tensors in an ``nn.Module`` (fixed arity, so that
+    TorchScript can compile it too): the benchmark's modes (freeze, compile, ONNX) and ``torch::jit::load`` want
+    a module."""
     if arity == 1:
         class Entry1(torch.nn.Module):
             def forward(self, a: torch.Tensor) -> Any:

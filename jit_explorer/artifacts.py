@@ -278,7 +278,7 @@ def pasted_artifact(source: str, *, entry: str, inputs: str = "", mode: str = "t
     def build(path: Path) -> dict[str, Any]:
         saved = sandbox.save_source(source, entry=entry, inputs=inputs, mode=mode)
         path.write_bytes(saved.data)
-        return {"inputs": [[list(shape), dtype] for shape, dtype in saved.inputs], "entry": saved.entry}
+        return {"inputs": [[list(shape), dtype] for shape, dtype in saved.inputs]}
 
     digest = hashlib.sha256("\0".join((source, entry, inputs, mode, torch.__version__)).encode(
         "utf-8", "surrogatepass")).hexdigest()

@@ -218,7 +218,7 @@ def _convert_file(args: argparse.Namespace) -> Any:
                                             filename=Path(args.file).name)
             except SnippetError as e:
                 where = f"{args.file}:{e.line}" if e.line else args.file
-                raise UsageError(f"{where}: cannot save: {str(e).splitlines()[0].rstrip(' :')}") from None
+                raise UsageError(f"{where}: cannot save: {e.headline()}") from None
             _write_saved(args.save, saved.data, f"{saved.mode} module of {saved.entry}")
     finally:
         sandbox.shutdown()

@@ -80,6 +80,10 @@ class SnippetError(JitExplorerError):
         self.line = line
         self.kind = kind
 
+    def headline(self) -> str:
+        """The message's first line without a trailing colon (torch's compiler errors go on with the code)."""
+        return (str(self).splitlines() or [""])[0].rstrip(" :")
+
 
 class SandboxError(JitExplorerError):
     """The worker process running pasted code failed (timeout, crash, limit)."""

@@ -91,7 +91,7 @@ def save_here(source: str, *, workdir: Path, entry: str, inputs: str = "", mode:
     """
     import torch
 
-    from .analysis import module_for_function
+    from .analysis import MAX_FUNCTION_INPUTS, module_for_function
     from .convert import clean_paths, convert, user_line_of_exception
 
     if mode not in SAVE_MODES:
@@ -109,10 +109,10 @@ def save_here(source: str, *, workdir: Path, entry: str, inputs: str = "", mode:
     ent = chosen[0]
     tensors = [a for a in args if isinstance(a, torch.Tensor)]
     if not isinstance(obj, torch.nn.Module):
-        if not 1 <= len(args) <= 4 or len(tensors) != len(args):
+        if not 1 <= len(args) <= MAX_FUNCTION_INPUTS or len(tensors) != len(args):
             return _fail(ErrorKind.INPUTS, f"{ent.name} takes {len(args)} input(s); a function is saved inside an "
-                                           "nn.Module called with 1 to 4 tensors: wrap it in an nn.Module to save "
-                                           "it with other inputs", ent.line)
+                                           f"nn.Module called with 1 to {MAX_FUNCTION_INPUTS} tensors: wrap it in an "
+                                           "nn.Module to save it with other inputs", ent.line)
         obj = module_for_function(obj, len(args))
     else:
         obj = obj.eval()

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..errors import USER_CODE_KINDS, ErrorKind, InputError, SandboxError, SnippetError
 from ..report import Analysis, BenchReport
@@ -246,12 +246,19 @@ def benchmark_source(
     report = run_request(request, limits=lim, pool=pool)
     if report.get("ok") and "bench" in report:
         return BenchReport.from_dict(report["bench"])
+    _raise_failure(report, user_code="the code could not be loaded", sandbox="the sandboxed benchmark failed")
+
+
+def _raise_failure(report: Mapping[str, Any], *, user_code: str, sandbox: str, conversion: bool = False) -> NoReturn:
+    """Raise what a failed answer says: :class:`SnippetError` (with the line) for the user's code or inputs, or a
+    failed ``conversion``; else :class:`SandboxError`. ``user_code`` and ``sandbox`` are the words when the answer
+    has none."""
     err = report.get("error") or {}
     if not err and report.get("analyses"):
         err = report["analyses"][0].get("error") or {}
-    if err.get("kind") in USER_CODE_KINDS:
-        raise SnippetError(err.get("message", "the code could not be loaded"), line=err.get("line"), kind=err["kind"])
-    raise SandboxError(err.get("message", "the sandboxed benchmark failed"))
+    if conversion or err.get("kind") in USER_CODE_KINDS:
+        raise SnippetError(err.get("message", user_code), line=err.get("line"), kind=err.get("kind", ErrorKind.RUN))
+    raise SandboxError(err.get("message", sandbox))
 
 
 def save_source(
@@ -302,8 +309,5 @@ def save_source(
             return SavedModule.from_json(report["saved"])
         except ValueError as e:  # the process that answers ran the pasted code: its answer is checked
             raise SandboxError(f"the sandbox's answer could not be read ({e})") from None
-    err = report.get("error") or {}
-    if report.get("conversion_failed") or err.get("kind") in USER_CODE_KINDS:
-        raise SnippetError(err.get("message", "the code could not be saved"), line=err.get("line"),
-                           kind=err.get("kind", ErrorKind.RUN))
-    raise SandboxError(err.get("message", "the sandboxed save failed"))
+    _raise_failure(report, user_code="the code could not be saved", sandbox="the sandboxed save failed",
+                   conversion=bool(report.get("conversion_failed")))
